@@ -1,0 +1,207 @@
+/**
+ * memory: an in-process store for unit tests and demos. No peer dependency. Values live in the provider
+ * instance (shared by every memory store it serves); tests rotate them, inject failures, latency and hangs,
+ * and count reads per reference.
+ */
+import {
+  formatReference,
+  parseReference,
+  SecretbindError,
+  validateStoreFields,
+  type EntryReference,
+  type ProviderSettled,
+  type ResolveContext,
+  type SecretbindErrorCode,
+  type SecretProvider,
+} from 'secretbind';
+
+/** An entry: a plain value, or named fields (`{ password, username }`). */
+export type MemoryEntry = string | Readonly<Record<string, string>>;
+
+export interface MemoryOptions {
+  /**
+   * Entries keyed by the reference path without `#field`, written as in a binding (`'prod/checkmk'`;
+   * escape `#`, `/` and `\` in names as references do).
+   */
+  entries?: Readonly<Record<string, MemoryEntry>>;
+  /** The field a reference without `#field` reads from an object entry. Default: `password`. */
+  defaultField?: string;
+  /** Delay added to every read, in milliseconds; ends early with the abort signal. Default: 0. */
+  latencyMs?: number;
+  /** Offer `resolveMany` (bulk reads in one call). Set false to test the resolver's per-entry path. Default: true. */
+  bulk?: boolean;
+}
+
+/** The memory provider, with controls for tests. */
+export interface MemoryProvider extends SecretProvider {
+  /** Adds or replaces an entry. */
+  set(path: string, entry: MemoryEntry): void;
+  /** Changes one value: `rotate('prod/checkmk', 'new')` or `rotate('prod/checkmk#username', 'svc')`. */
+  rotate(reference: string, value: string): void;
+  /** Removes an entry; later reads are ENTRY_NOT_FOUND. */
+  delete(path: string): boolean;
+  /** Makes the next `times` reads of the entry (any field) fail with `code`. Default times: 1. */
+  failNext(path: string, code: SecretbindErrorCode, options?: { times?: number }): void;
+  /** Makes the next `times` reads of the entry wait until the resolver's deadline aborts them. Default times: 1. */
+  hangNext(path: string, options?: { times?: number }): void;
+  /** Sets the delay added to every read, in milliseconds. */
+  setLatency(latencyMs: number): void;
+  /** Reads of a reference as written in the binding (`'prod/checkmk#password'`); all reads when omitted. */
+  reads(reference?: string): number;
+  /** How many `resolveMany` calls were made. */
+  readonly bulkCalls: number;
+  /** Sets every counter back to zero. */
+  resetCounters(): void;
+}
+
+const TYPE = 'memory';
+
+/**
+ * A provider for `memory` stores.
+ *
+ * @example
+ * ```ts
+ * const store = memory({ entries: { 'prod/checkmk': { username: 'automation', password: 's3cret' } } })
+ * const resolver = createSecretResolver({ repository, providers: [store] })
+ * store.rotate('prod/checkmk', 'rotated')
+ * expect(store.reads('prod/checkmk')).toBe(1)
+ * ```
+ */
+export function memory(options: MemoryOptions = {}): MemoryProvider {
+  const defaultField = options.defaultField ?? 'password';
+  const entries = new Map<string, MemoryEntry>();
+  for (const [path, entry] of Object.entries(options.entries ?? {})) entries.set(pathKey(path), entry);
+  const failures = new Map<string, { code: SecretbindErrorCode; times: number }>();
+  const hangs = new Map<string, number>();
+  const readCounts = new Map<string, number>();
+  let latencyMs = options.latencyMs ?? 0;
+  let totalReads = 0;
+  let bulkCalls = 0;
+
+  /** Counts the read, applies injected faults, then looks the value up. */
+  async function read(ref: EntryReference, ctx: ResolveContext): Promise<string> {
+    readCounts.set(ref.raw, (readCounts.get(ref.raw) ?? 0) + 1);
+    totalReads++;
+    const path = formatReference(ref.segments);
+    if (take(hangs, path)) await waitForAbort(ctx.signal);
+    const failure = failures.get(path);
+    if (failure) {
+      if (--failure.times <= 0) failures.delete(path);
+      throw new SecretbindError(failure.code, `Injected ${failure.code} for memory entry ${JSON.stringify(path)}.`);
+    }
+    return lookup(entries, path, ref, defaultField);
+  }
+
+  const provider: MemoryProvider = {
+    type: TYPE,
+    validateStore(store) {
+      validateStoreFields(store);
+    },
+    async resolve(_store, ref, ctx) {
+      if (latencyMs > 0) await delay(latencyMs, ctx.signal);
+      return read(ref, ctx);
+    },
+    set(path, entry) {
+      entries.set(pathKey(path), entry);
+    },
+    rotate(reference, value) {
+      const ref = parseReference(reference);
+      const path = formatReference(ref.segments);
+      const current = entries.get(path);
+      if (typeof current === 'object') entries.set(path, { ...current, [ref.field ?? defaultField]: value });
+      else if (ref.field === undefined) entries.set(path, value);
+      else entries.set(path, { [ref.field]: value });
+    },
+    delete(path) {
+      return entries.delete(pathKey(path));
+    },
+    failNext(path, code, { times = 1 } = {}) {
+      failures.set(pathKey(path), { code, times });
+    },
+    hangNext(path, { times = 1 } = {}) {
+      hangs.set(pathKey(path), times);
+    },
+    setLatency(ms) {
+      latencyMs = ms;
+    },
+    reads(reference) {
+      return reference === undefined ? totalReads : (readCounts.get(reference) ?? 0);
+    },
+    get bulkCalls() {
+      return bulkCalls;
+    },
+    resetCounters() {
+      readCounts.clear();
+      totalReads = 0;
+      bulkCalls = 0;
+    },
+  };
+  if (options.bulk !== false) {
+    provider.resolveMany = async (_store, refs, ctx) => {
+      bulkCalls++;
+      if (latencyMs > 0) await delay(latencyMs, ctx.signal);
+      const answers = new Map<string, ProviderSettled>();
+      await Promise.all(
+        refs.map(async (ref) => {
+          try {
+            answers.set(ref.raw, { ok: true, value: await read(ref, ctx) });
+          } catch (error) {
+            answers.set(ref.raw, { ok: false, error: error as SecretbindError });
+          }
+        }),
+      );
+      return answers;
+    };
+  }
+  return provider;
+}
+
+function lookup(entries: ReadonlyMap<string, MemoryEntry>, path: string, ref: EntryReference, defaultField: string): string {
+  const entry = entries.get(path);
+  if (entry === undefined) throw new SecretbindError('ENTRY_NOT_FOUND', `Memory entry ${JSON.stringify(path)} does not exist: seed it with entries or set().`);
+  if (typeof entry === 'string') {
+    if (ref.field === undefined) return entry;
+    throw new SecretbindError('FIELD_NOT_FOUND', `Memory entry ${JSON.stringify(path)} is a plain value without fields; drop "#${ref.field}".`);
+  }
+  const field = ref.field ?? defaultField;
+  const value = Object.prototype.hasOwnProperty.call(entry, field) ? entry[field] : undefined;
+  if (value === undefined) {
+    throw new SecretbindError('FIELD_NOT_FOUND', `Memory entry ${JSON.stringify(path)} has no field ${JSON.stringify(field)} (fields: ${Object.keys(entry).join(', ') || 'none'}).`);
+  }
+  return value;
+}
+
+/** Normalises a path as a reference path, so `'a/b'` and the parsed `a/b#x` share one key. */
+function pathKey(path: string): string {
+  return formatReference(parseReference(path).segments);
+}
+
+function take(counters: Map<string, number>, key: string): boolean {
+  const left = counters.get(key);
+  if (left === undefined) return false;
+  if (left <= 1) counters.delete(key);
+  else counters.set(key, left - 1);
+  return true;
+}
+
+function waitForAbort(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

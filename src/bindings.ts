@@ -1,0 +1,179 @@
+import { SecretbindError } from './errors.js';
+import { parseReference } from './reference.js';
+import { validateStoreFields } from './store-fields.js';
+
+/** An application's account: a name and, optionally, its local Fernet-encrypted password. */
+export interface Account {
+  name: string;
+  /** The local password as a Fernet token; used while the account has no active binding. */
+  password?: string | null;
+  [field: string]: unknown;
+}
+
+/**
+ * A configured secret store. Fields are flat and named as DESIGN.md fixes them (`kdbx_path`, `vault_url`, ...);
+ * they hold where credentials are (file paths, environment variable names), never the credentials.
+ */
+export interface SecretStore {
+  name: string;
+  /** The provider type: `keepass`, `lastpass`, `vault`, `aws_secrets`, `envvar`, `memory` or a custom one. */
+  type: string;
+  /** A disabled store sends every account bound to it back to its local password. Default: true. */
+  enabled?: boolean;
+  [field: string]: unknown;
+}
+
+/** Binds an account to an entry of a store. */
+export interface AccountBinding {
+  account: string;
+  store: string;
+  /** The entry reference, `path#field` (see `parseReference`). */
+  entry: string;
+  /** A disabled binding sends the account back to its local password. Default: true. */
+  enabled?: boolean;
+}
+
+/** A value that may come synchronously or as a promise: repositories over a database return promises. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Where bindings and stores live. Any database can implement it; `undefined` means "there is none".
+ * The list methods are optional: `check()` and bulk tooling use them where present.
+ */
+export interface BindingRepository {
+  findBinding(accountName: string): MaybePromise<AccountBinding | undefined>;
+  findStore(storeName: string): MaybePromise<SecretStore | undefined>;
+  listBindings?(): MaybePromise<readonly AccountBinding[]>;
+  listStores?(): MaybePromise<readonly SecretStore[]>;
+}
+
+/** The plain-object shape `MemoryBindingRepository.fromConfig` accepts (a parsed JSON file, database rows). */
+export interface BindingConfig {
+  stores?: unknown;
+  bindings?: unknown;
+}
+
+/**
+ * An in-memory {@link BindingRepository} with the integrity rules a database would enforce: a binding's store must
+ * exist, and a store that bindings still use cannot be removed (`STORE_IN_USE`).
+ *
+ * @example
+ * ```ts
+ * const repository = MemoryBindingRepository.fromConfig({
+ *   stores: [{ name: 'env', type: 'envvar' }],
+ *   bindings: [{ account: 'checkmk-prod', store: 'env', entry: 'CMK_PROD_PASSWORD' }],
+ * })
+ * ```
+ */
+export class MemoryBindingRepository implements BindingRepository {
+  readonly #stores = new Map<string, SecretStore>();
+  readonly #bindings = new Map<string, AccountBinding>();
+
+  /**
+   * Builds a repository from a plain object, validating every store and binding. Bad input is `CONFIG_INVALID`
+   * naming the exact place, e.g. `stores[2].vault_url: expected an http(s) URL` or `bindings[0].entry: ...`.
+   */
+  static fromConfig(config: BindingConfig): MemoryBindingRepository {
+    if (typeof config !== 'object' || config === null) throw new SecretbindError('CONFIG_INVALID', 'config: expected an object with stores and bindings');
+    const stores = listAt(config.stores, 'stores');
+    const bindings = listAt(config.bindings, 'bindings');
+    const repository = new MemoryBindingRepository();
+    stores.forEach((store, index) => {
+      const place = `stores[${index}]`;
+      validateStoreFields(store, { place, strict: true });
+      if (repository.#stores.has(store.name)) throw new SecretbindError('CONFIG_INVALID', `${place}.name: a store named ${JSON.stringify(store.name)} is already defined`);
+      repository.#stores.set(store.name, { ...store });
+    });
+    bindings.forEach((binding, index) => {
+      const place = `bindings[${index}]`;
+      checkBinding(binding, place);
+      if (!repository.#stores.has(binding.store)) {
+        throw new SecretbindError('CONFIG_INVALID', `${place}.store: no store named ${JSON.stringify(binding.store)} is defined`);
+      }
+      if (repository.#bindings.has(binding.account)) {
+        throw new SecretbindError('CONFIG_INVALID', `${place}.account: account ${JSON.stringify(binding.account)} is already bound`);
+      }
+      repository.#bindings.set(binding.account, { ...binding });
+    });
+    return repository;
+  }
+
+  findBinding(accountName: string): AccountBinding | undefined {
+    return this.#bindings.get(accountName);
+  }
+
+  findStore(storeName: string): SecretStore | undefined {
+    return this.#stores.get(storeName);
+  }
+
+  listBindings(): AccountBinding[] {
+    return [...this.#bindings.values()];
+  }
+
+  listStores(): SecretStore[] {
+    return [...this.#stores.values()];
+  }
+
+  /** Adds or replaces a store after validating it (`CONFIG_INVALID`). */
+  putStore(store: SecretStore): this {
+    validateStoreFields(store);
+    this.#stores.set(store.name, { ...store });
+    return this;
+  }
+
+  /** Adds or replaces the binding of `binding.account`. Its store must exist (`STORE_NOT_FOUND`). */
+  putBinding(binding: AccountBinding): this {
+    checkBinding(binding, `binding of ${JSON.stringify(binding?.account)}`);
+    if (!this.#stores.has(binding.store)) {
+      throw new SecretbindError('STORE_NOT_FOUND', `Cannot bind account ${JSON.stringify(binding.account)}: no store named ${JSON.stringify(binding.store)}; add it with putStore first.`, {
+        account: binding.account,
+        store: binding.store,
+      });
+    }
+    this.#bindings.set(binding.account, { ...binding });
+    return this;
+  }
+
+  /** Removes a store. Refused with `STORE_IN_USE`, naming the bindings, while any binding uses it. */
+  removeStore(storeName: string): boolean {
+    const users = [...this.#bindings.values()].filter((binding) => binding.store === storeName).map((binding) => binding.account);
+    if (users.length > 0) {
+      throw new SecretbindError(
+        'STORE_IN_USE',
+        `Store ${JSON.stringify(storeName)} is still used by the bindings of ${users.map((name) => JSON.stringify(name)).join(', ')}: remove or rebind them first.`,
+        { store: storeName },
+      );
+    }
+    return this.#stores.delete(storeName);
+  }
+
+  /** Removes an account's binding; the account goes back to its local password. */
+  removeBinding(accountName: string): boolean {
+    return this.#bindings.delete(accountName);
+  }
+}
+
+/**
+ * Checks a binding record's shape and its reference; throws `CONFIG_INVALID` naming `place`.
+ * Shared by every repository that wants the same rules as {@link MemoryBindingRepository}.
+ */
+export function checkBinding(binding: unknown, place: string): asserts binding is AccountBinding {
+  if (typeof binding !== 'object' || binding === null || Array.isArray(binding)) throw new SecretbindError('CONFIG_INVALID', `${place}: expected an object`);
+  const record = binding as Record<string, unknown>;
+  for (const field of ['account', 'store', 'entry'] as const) {
+    const value = record[field];
+    if (typeof value !== 'string' || value.length === 0) throw new SecretbindError('CONFIG_INVALID', `${place}.${field}: expected a non-empty string`);
+  }
+  if (record.enabled !== undefined && typeof record.enabled !== 'boolean') throw new SecretbindError('CONFIG_INVALID', `${place}.enabled: expected true or false`);
+  try {
+    parseReference(record.entry as string);
+  } catch (error) {
+    throw new SecretbindError('CONFIG_INVALID', `${place}.entry: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function listAt(value: unknown, place: string): unknown[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new SecretbindError('CONFIG_INVALID', `${place}: expected an array`);
+  return value;
+}

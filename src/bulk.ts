@@ -1,0 +1,131 @@
+import type { Account, SecretStore } from './bindings.js';
+import { forEachLimit } from './concurrency.js';
+import { asResolutionError, event, valueOf, type Engine, type Plan } from './engine.js';
+import { SecretbindError } from './errors.js';
+import type { EntryReference } from './reference.js';
+import type { ProviderSettled, SecretProvider } from './provider.js';
+
+export interface BulkOptions {
+  /** Provider calls (and repository lookups) running at once, for providers without `resolveMany`. Default: the resolver's `concurrency`. */
+  concurrency?: number;
+}
+
+/** One account's outcome in `resolvePasswords`. `value` is null for an account with neither binding nor local password. */
+export type BulkResult = { ok: true; value: string | null; source: 'store' | 'local' } | { ok: false; error: SecretbindError };
+
+type StorePlan = Extract<Plan, { kind: 'store' }>;
+
+/** The accounts of one store, and the distinct references they need. */
+interface StoreGroup {
+  store: SecretStore;
+  provider: SecretProvider;
+  refs: Map<string, StorePlan>;
+  accounts: Array<{ account: Account; plan: StorePlan }>;
+}
+
+/**
+ * Resolves many accounts: plans each, groups the bound ones by store, reads each distinct reference once
+ * (`resolveMany` where the provider has it, single reads with bounded concurrency otherwise), then settles
+ * every account on its own, fallback included.
+ * @internal
+ */
+export async function resolveBulk(engine: Engine, accounts: Iterable<Account>, options: Required<BulkOptions>): Promise<Map<string, BulkResult>> {
+  const started = performance.now();
+  const unique = new Map<string, Account>();
+  for (const account of accounts) {
+    if (!account || typeof account.name !== 'string') throw new SecretbindError('CONFIG_INVALID', 'resolvePasswords needs accounts with a name.');
+    if (!unique.has(account.name)) unique.set(account.name, account);
+  }
+  const settled = new Map<string, BulkResult>();
+  const groups = new Map<string, StoreGroup>();
+
+  await forEachLimit([...unique.values()], options.concurrency, async (account) => {
+    let plan: Plan;
+    try {
+      plan = await engine.plan(account);
+    } catch (thrown) {
+      const error = asResolutionError(thrown, account);
+      engine.emit(event(account, undefined, 'error', started, { code: error.code, bulk: true }, error));
+      settled.set(account.name, { ok: false, error });
+      return;
+    }
+    if (plan.kind === 'local') {
+      settled.set(account.name, settleLocal(engine, account, plan, started, { reason: plan.reason }));
+      return;
+    }
+    let group = groups.get(plan.store.name);
+    if (!group) groups.set(plan.store.name, (group = { store: plan.store, provider: plan.provider, refs: new Map(), accounts: [] }));
+    if (!group.refs.has(plan.ref.raw)) group.refs.set(plan.ref.raw, plan);
+    group.accounts.push({ account, plan });
+  });
+
+  await Promise.all(
+    [...groups.values()].map(async (group) => {
+      const answers = await readGroup(engine, group, options.concurrency);
+      for (const { account, plan } of group.accounts) {
+        const answer = answers.get(plan.ref.raw) ?? { ok: false, error: noAnswer(group.store, plan.ref) };
+        settled.set(account.name, settleStore(engine, account, plan, answer, started));
+      }
+    }),
+  );
+
+  // Keep the caller's order.
+  const results = new Map<string, BulkResult>();
+  for (const name of unique.keys()) results.set(name, settled.get(name) as BulkResult);
+  return results;
+}
+
+async function readGroup(engine: Engine, group: StoreGroup, concurrency: number): Promise<ReadonlyMap<string, ProviderSettled>> {
+  const plans = [...group.refs.values()];
+  if (group.provider.resolveMany) {
+    try {
+      return await engine.resolveEntries(group.provider, group.store, plans.map((plan) => plan.ref));
+    } catch (error) {
+      // The whole call failed (credentials, reachability): every reference of the store shares the failure.
+      return new Map(plans.map((plan) => [plan.ref.raw, { ok: false, error: error as SecretbindError }]));
+    }
+  }
+  const answers = new Map<string, ProviderSettled>();
+  await forEachLimit(plans, concurrency, async (plan) => {
+    try {
+      answers.set(plan.ref.raw, { ok: true, ...valueOf(await engine.resolveEntry(plan, undefined)) });
+    } catch (error) {
+      answers.set(plan.ref.raw, { ok: false, error: error as SecretbindError });
+    }
+  });
+  return answers;
+}
+
+function settleStore(engine: Engine, account: Account, plan: StorePlan, answer: ProviderSettled, started: number): BulkResult {
+  if (answer.ok) {
+    if (engine.onEvent) engine.emit(event(account, plan, 'store', started, answer.cache ? { cache: answer.cache, bulk: true } : { bulk: true }));
+    return { ok: true, value: answer.value, source: 'store' };
+  }
+  const error = answer.error.withContext({ account: account.name, store: plan.store.name, storeType: plan.store.type });
+  if (engine.fallsBack(error, account)) {
+    const local = settleLocal(engine, account, plan, started, { code: error.code, fallback: true, reason: 'provider failed' });
+    if (local.ok) return local;
+  }
+  engine.emit(event(account, plan, 'error', started, { code: error.code, bulk: true }));
+  return { ok: false, error };
+}
+
+function settleLocal(engine: Engine, account: Account, plan: Plan, started: number, extra: { reason: string; code?: SecretbindError['code']; fallback?: boolean }): BulkResult {
+  try {
+    const value = engine.local(account);
+    engine.emit(event(account, plan, 'local', started, { ...extra, bulk: true }));
+    return { ok: true, value, source: 'local' };
+  } catch (thrown) {
+    const error = thrown as SecretbindError;
+    // A failed fallback reports the provider's failure (the caller's settleStore does that).
+    if (!extra.fallback) engine.emit(event(account, plan, 'error', started, { code: error.code, bulk: true }));
+    return { ok: false, error };
+  }
+}
+
+function noAnswer(store: SecretStore, ref: EntryReference): SecretbindError {
+  return new SecretbindError('BACKEND_UNAVAILABLE', `The ${store.type} provider gave no answer for reference ${JSON.stringify(ref.raw)} in a bulk read.`, {
+    store: store.name,
+    storeType: store.type,
+  });
+}

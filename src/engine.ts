@@ -1,0 +1,304 @@
+import { LRUCache } from 'lru-cache';
+import type { Account, AccountBinding, BindingRepository, SecretStore } from './bindings.js';
+import { DeadlineQueue } from './deadline.js';
+import { isSecretbindError, SecretbindError } from './errors.js';
+import type { ProviderEvent, ResolutionEvent, SecretEventListener } from './events.js';
+import { decryptTextWithKeys, parseFernetKeys, type FernetKeyInput } from './fernet.js';
+import type { ProviderNotice, ProviderSettled, ProviderValue, ResolveContext, SecretProvider } from './provider.js';
+import { parseReference, type EntryReference } from './reference.js';
+import { BUILT_IN_STORE_TYPES } from './store-fields.js';
+
+/**
+ * The resolver's internals, shared by single, bulk and inspection paths: binding lookup, provider calls
+ * under a deadline with identical concurrent calls shared, local passwords and events.
+ * @internal
+ */
+
+/** What to do when a bound store fails: throw (default) or answer with the account's local password. */
+export type ProviderErrorPolicy = 'throw' | 'use-local' | ((error: SecretbindError, account: Account) => 'throw' | 'use-local');
+
+/** How an account will be resolved. */
+export type Plan =
+  | { kind: 'local'; reason: string; binding?: AccountBinding; store?: SecretStore }
+  | { kind: 'store'; binding: AccountBinding; store: SecretStore; provider: SecretProvider; ref: EntryReference };
+
+export interface EngineOptions {
+  repository: BindingRepository;
+  providers: readonly SecretProvider[];
+  cryptographyKey: FernetKeyInput | undefined;
+  onEvent: SecretEventListener | undefined;
+  timeoutMs: number;
+  onProviderError: ProviderErrorPolicy;
+}
+
+const REFERENCE_CACHE_SIZE = 10_000;
+
+export class Engine {
+  readonly repository: BindingRepository;
+  readonly providers = new Map<string, SecretProvider>();
+  readonly timeoutMs: number;
+  readonly onEvent: SecretEventListener | undefined;
+  readonly #policy: ProviderErrorPolicy;
+  readonly #keyInput: FernetKeyInput | undefined;
+  #keys: ReturnType<typeof parseFernetKeys> | undefined;
+  readonly #deadlines = new DeadlineQueue();
+  readonly #inflight = new Map<string, Promise<ProviderValue>>();
+  // Parsed references (or their parse errors) by text: bindings repeat, parsing per lookup is waste.
+  readonly #references = new LRUCache<string, EntryReference | SecretbindError>({ max: REFERENCE_CACHE_SIZE });
+  readonly #validStores = new WeakSet<SecretStore>();
+
+  constructor(options: EngineOptions) {
+    this.repository = options.repository;
+    this.timeoutMs = options.timeoutMs;
+    this.onEvent = options.onEvent;
+    this.#policy = options.onProviderError;
+    this.#keyInput = options.cryptographyKey;
+    if (this.#keyInput !== undefined && this.#keyInput !== '') this.#keys = parseFernetKeys(this.#keyInput);
+    for (const provider of options.providers) {
+      if (this.providers.has(provider.type)) {
+        throw new SecretbindError('CONFIG_INVALID', `providers: two providers are registered for store type "${provider.type}"; pass one.`);
+      }
+      this.providers.set(provider.type, provider);
+    }
+  }
+
+  get hasLocalKey(): boolean {
+    return this.#keys !== undefined && this.#keys.length > 0;
+  }
+
+  /** Decides how an account resolves. Throws for rule 2 (missing store, unregistered provider) and bad references. */
+  async plan(account: Account): Promise<Plan> {
+    const binding = await this.repository.findBinding(account.name);
+    if (!binding) return { kind: 'local', reason: 'no binding' };
+    if (binding.enabled === false) return { kind: 'local', reason: 'binding disabled', binding };
+    const store = await this.repository.findStore(binding.store);
+    if (!store) {
+      throw new SecretbindError('STORE_NOT_FOUND', `Account ${JSON.stringify(account.name)} is bound to store ${JSON.stringify(binding.store)}, which does not exist: add the store or fix the binding.`, {
+        account: account.name,
+        store: binding.store,
+      });
+    }
+    if (store.enabled === false) return { kind: 'local', reason: 'store disabled', binding, store };
+    const provider = this.providers.get(store.type);
+    if (!provider) throw notRegistered(store, account.name);
+    this.#validate(provider, store, account.name);
+    return { kind: 'store', binding, store, provider, ref: this.reference(binding.entry, store, account.name) };
+  }
+
+  reference(entry: string, store: SecretStore, account?: string): EntryReference {
+    let parsed = this.#references.get(entry);
+    if (!parsed) {
+      try {
+        parsed = parseReference(entry);
+      } catch (error) {
+        parsed = error as SecretbindError;
+      }
+      this.#references.set(entry, parsed);
+    }
+    if (parsed instanceof SecretbindError) throw parsed.withContext({ account, store: store.name, storeType: store.type });
+    return parsed;
+  }
+
+  /** One provider read, shared with identical reads in flight, bounded by the deadline. */
+  resolveEntry(plan: Extract<Plan, { kind: 'store' }>, account: string | undefined): Promise<ProviderValue> {
+    const key = `${plan.store.name}\u0000${plan.ref.raw}`;
+    let pending = this.#inflight.get(key);
+    if (!pending) {
+      const { provider, store, ref } = plan;
+      pending = this.withDeadline(store, account, (ctx) => provider.resolve(store, ref, ctx));
+      this.#inflight.set(key, pending);
+      const forget = (): void => void this.#inflight.delete(key);
+      pending.then(forget, forget);
+    }
+    return pending;
+  }
+
+  resolveEntries(provider: SecretProvider, store: SecretStore, refs: readonly EntryReference[]): Promise<ReadonlyMap<string, ProviderSettled>> {
+    const resolveMany = provider.resolveMany;
+    if (!resolveMany) throw new Error('resolveEntries needs a provider with resolveMany');
+    return this.withDeadline(store, undefined, (ctx) => resolveMany.call(provider, store, refs, ctx));
+  }
+
+  /**
+   * Runs a provider call under the deadline. Past it the call fails with TIMEOUT whether or not the provider
+   * honours the signal. Any failure comes out as a SecretbindError carrying the store and account.
+   */
+  withDeadline<T>(store: SecretStore, account: string | undefined, call: (ctx: ResolveContext) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const ctx = new CallContext(this, store, account);
+      const fail = (error: unknown): void => reject(asProviderError(error, store, account));
+      const deadline = this.#deadlines.add(this.timeoutMs, () => {
+        const timeout = new SecretbindError(
+          'TIMEOUT',
+          `Store ${JSON.stringify(store.name)} (${store.type}) did not answer within ${this.timeoutMs} ms; raise timeoutMs if the store is slow but healthy.`,
+          { account, store: store.name, storeType: store.type },
+        );
+        ctx.abort(timeout);
+        reject(timeout);
+      });
+      let result: Promise<T>;
+      try {
+        result = call(ctx);
+      } catch (error) {
+        this.#deadlines.cancel(deadline);
+        fail(error);
+        return;
+      }
+      Promise.resolve(result).then(
+        (value) => {
+          this.#deadlines.cancel(deadline);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.#deadlines.cancel(deadline);
+          fail(error);
+        },
+      );
+    });
+  }
+
+  /** The account's local password, decrypted; null when it has none. */
+  local(account: Account): string | null {
+    const token = account.password;
+    if (token === undefined || token === null || token === '') return null;
+    if (!this.#keys || this.#keys.length === 0) {
+      throw new SecretbindError('LOCAL_KEY_MISSING', `Account ${JSON.stringify(account.name)} uses its local password, but no Fernet key is configured: set CRYPTOGRAPHY_KEY or pass cryptographyKey.`, {
+        account: account.name,
+      });
+    }
+    try {
+      return decryptTextWithKeys(token, this.#keys);
+    } catch (error) {
+      throw (error as SecretbindError).withContext({ account: account.name });
+    }
+  }
+
+  /** Whether a provider failure for this account is answered with the local password. */
+  fallsBack(error: SecretbindError, account: Account): boolean {
+    const policy = this.#policy;
+    return (typeof policy === 'function' ? policy(error, account) : policy) === 'use-local';
+  }
+
+  emit(event: ResolutionEvent | ProviderEvent): void {
+    if (!this.onEvent) return;
+    try {
+      this.onEvent(event);
+    } catch {
+      // A failing log sink must not fail a lookup, and library code has nowhere else to report it.
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#deadlines.clear();
+    await Promise.allSettled([...this.providers.values()].map(async (provider) => provider.close?.()));
+  }
+
+  #validate(provider: SecretProvider, store: SecretStore, account: string | undefined): void {
+    if (!provider.validateStore || this.#validStores.has(store)) return;
+    try {
+      provider.validateStore(store);
+    } catch (error) {
+      throw asProviderError(error, store, account);
+    }
+    this.#validStores.add(store);
+  }
+}
+
+/** The context handed to providers; the AbortController is made only if a provider asks for the signal. */
+class CallContext implements ResolveContext {
+  #controller: AbortController | undefined;
+  #abortReason: unknown;
+  readonly #engine: Engine;
+  readonly #store: SecretStore;
+  readonly account: string | undefined;
+
+  constructor(engine: Engine, store: SecretStore, account: string | undefined) {
+    this.#engine = engine;
+    this.#store = store;
+    this.account = account;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#abortReason !== undefined) this.#controller.abort(this.#abortReason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  emit(notice: ProviderNotice): void {
+    const event: ProviderEvent = { source: 'Secrets', kind: 'provider', storeType: this.#store.type, store: this.#store.name, level: notice.level ?? 'info', message: notice.message };
+    if (this.account !== undefined) event.account = this.account;
+    if (notice.detail) event.detail = notice.detail;
+    this.#engine.emit(event);
+  }
+}
+
+/** Any failure as a SecretbindError with the store and account filled in; unknown errors are never echoed. */
+export function asProviderError(error: unknown, store: SecretStore, account: string | undefined): SecretbindError {
+  if (isSecretbindError(error)) return error.withContext({ account, store: store.name, storeType: store.type });
+  const name = error instanceof Error ? error.name : typeof error;
+  return new SecretbindError('BACKEND_UNAVAILABLE', `The ${store.type} provider failed unexpectedly (${name}) for store ${JSON.stringify(store.name)}; see error.cause.`, {
+    account,
+    store: store.name,
+    storeType: store.type,
+    cause: error,
+  });
+}
+
+/** The value of a provider answer. */
+export function valueOf(answer: ProviderValue): { value: string; cache: 'hit' | 'miss' | undefined } {
+  return typeof answer === 'string' ? { value: answer, cache: undefined } : { value: answer.value, cache: answer.cache };
+}
+
+/** The entry point and factory of a built-in store type, for messages. */
+export function entryPointOf(type: string): { module: string; factory: string } | undefined {
+  if (!BUILT_IN_STORE_TYPES.includes(type)) return undefined;
+  return { module: `secretbind/providers/${type}`, factory: type.replace(/_(\w)/g, (_, letter: string) => letter.toUpperCase()) };
+}
+
+function notRegistered(store: SecretStore, account: string | undefined): SecretbindError {
+  const entry = entryPointOf(store.type);
+  const fix = entry
+    ? `import { ${entry.factory} } from '${entry.module}' and pass ${entry.factory}() in providers`
+    : 'pass a provider with this type in providers';
+  return new SecretbindError('PROVIDER_NOT_REGISTERED', `No provider is registered for store type "${store.type}" (store ${JSON.stringify(store.name)}): ${fix}.`, {
+    account,
+    store: store.name,
+    storeType: store.type,
+  });
+}
+
+/** A failure as a SecretbindError about this account; only the repository can throw anything else here. */
+export function asResolutionError(thrown: unknown, account: Account): SecretbindError {
+  if (isSecretbindError(thrown)) return thrown.withContext({ account: account.name });
+  const name = thrown instanceof Error ? thrown.name : typeof thrown;
+  return new SecretbindError('BACKEND_UNAVAILABLE', `The binding repository failed (${name}) while looking up account ${JSON.stringify(account.name)}; see error.cause.`, {
+    account: account.name,
+    cause: thrown,
+  });
+}
+
+/** Builds the one event a resolution emits. */
+export function event(
+  account: Account,
+  plan: Plan | undefined,
+  outcome: ResolutionEvent['outcome'],
+  started: number,
+  extra: Partial<Pick<ResolutionEvent, 'cache' | 'code' | 'fallback' | 'reason' | 'bulk'>>,
+  error?: SecretbindError,
+): ResolutionEvent {
+  const resolution: ResolutionEvent = { source: 'Secrets', kind: 'resolution', account: account.name, outcome, durationMs: performance.now() - started, ...extra };
+  const store = plan?.store?.name ?? error?.store;
+  const storeType = plan?.store?.type ?? error?.storeType;
+  if (store !== undefined) resolution.store = store;
+  if (storeType !== undefined) resolution.storeType = storeType;
+  if (plan?.kind === 'store') resolution.reference = plan.ref.raw;
+  else if (plan?.binding) resolution.reference = plan.binding.entry;
+  return resolution;
+}

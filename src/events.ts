@@ -1,0 +1,84 @@
+import type { SecretbindErrorCode } from './errors.js';
+
+/** Where a resolution's value came from: a store, the local Fernet password, or nowhere (an error). */
+export type ResolutionOutcome = 'store' | 'local' | 'error';
+
+/**
+ * Emitted once per resolution. Holds names and references, never a value, token, master password or key.
+ */
+export interface ResolutionEvent {
+  source: 'Secrets';
+  kind: 'resolution';
+  account: string;
+  /** The bound store, when the account has an active binding. */
+  store?: string;
+  storeType?: string;
+  /** The entry reference as written in the binding. */
+  reference?: string;
+  outcome: ResolutionOutcome;
+  /** Wall time of the resolution in milliseconds. */
+  durationMs: number;
+  /** Whether the provider served the value from its cache, where the provider caches. */
+  cache?: 'hit' | 'miss';
+  /** The error code: of the failure when `outcome` is `error`, of the provider failure behind a fallback. */
+  code?: SecretbindErrorCode;
+  /** True when a provider failure was answered with the local password (`onProviderError: 'use-local'`). */
+  fallback?: boolean;
+  /** True when the resolution was part of `resolvePasswords`. */
+  bulk?: boolean;
+  /** Why the local password was used: no binding, a disabled binding or store, or a fallback. */
+  reason?: string;
+}
+
+/** Something a provider reports on its own (a file reopened, a token renewed, a retry). Never holds a value. */
+export interface ProviderEvent {
+  source: 'Secrets';
+  kind: 'provider';
+  storeType: string;
+  store?: string;
+  account?: string;
+  level: 'info' | 'warn';
+  message: string;
+  detail?: Readonly<Record<string, string | number | boolean>>;
+}
+
+/** Every event secretbind emits through `onEvent`. */
+export type SecretEvent = ResolutionEvent | ProviderEvent;
+
+/** Receives every event. A listener that throws is ignored: logging never breaks a resolution. */
+export type SecretEventListener = (event: SecretEvent) => void;
+
+/**
+ * One log line for an event, in a stable `key=value` form, for applications that log text.
+ *
+ * @example
+ * ```ts
+ * createSecretResolver({ repository, providers, onEvent: (event) => logger.info(formatEvent(event)) })
+ * // Secrets resolution account=checkmk-prod store=kp type=keepass ref="Root/checkmk" outcome=store 0.21ms cache=hit
+ * ```
+ */
+export function formatEvent(event: SecretEvent): string {
+  const parts: string[] = [event.source, event.kind];
+  if (event.kind === 'resolution') {
+    parts.push(`account=${quote(event.account)}`);
+    if (event.store !== undefined) parts.push(`store=${quote(event.store)}`);
+    if (event.storeType !== undefined) parts.push(`type=${event.storeType}`);
+    if (event.reference !== undefined) parts.push(`ref=${quote(event.reference)}`);
+    parts.push(`outcome=${event.outcome}`, `${event.durationMs.toFixed(2)}ms`);
+    if (event.cache) parts.push(`cache=${event.cache}`);
+    if (event.code) parts.push(`code=${event.code}`);
+    if (event.fallback) parts.push('fallback=true');
+    if (event.reason) parts.push(`reason=${quote(event.reason)}`);
+  } else {
+    parts.push(`level=${event.level}`, `type=${event.storeType}`);
+    if (event.store !== undefined) parts.push(`store=${quote(event.store)}`);
+    if (event.account !== undefined) parts.push(`account=${quote(event.account)}`);
+    parts.push(`message=${quote(event.message)}`);
+    for (const [key, value] of Object.entries(event.detail ?? {})) parts.push(`${key}=${quote(String(value))}`);
+  }
+  return parts.join(' ');
+}
+
+function quote(text: string): string {
+  return /^[\w.:@-]+$/.test(text) ? text : JSON.stringify(text);
+}

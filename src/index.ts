@@ -1,0 +1,21 @@
+export { createSecretResolver } from './resolver.js';
+export type { SecretResolver, SecretResolverOptions, Milliseconds, ProviderErrorPolicy } from './resolver.js';
+export type { BulkOptions, BulkResult } from './bulk.js';
+export type { Explanation, CheckOptions, CheckReport, StoreReport, BindingReport } from './inspect.js';
+export { wrapAccountLookup } from './wrap.js';
+export type { ResolvedAccount } from './wrap.js';
+export { MemoryBindingRepository, checkBinding } from './bindings.js';
+export type { Account, SecretStore, AccountBinding, BindingRepository, BindingConfig, MaybePromise } from './bindings.js';
+export { parseReference, formatReference, referencePath } from './reference.js';
+export type { EntryReference } from './reference.js';
+export { SecretbindError, isSecretbindError, ERROR_CODES } from './errors.js';
+export type { SecretbindErrorCode, SecretbindErrorContext, SecretbindErrorJSON } from './errors.js';
+export { formatEvent } from './events.js';
+export type { SecretEvent, ResolutionEvent, ProviderEvent, ResolutionOutcome, SecretEventListener } from './events.js';
+export { encryptLocalPassword, decryptLocalPassword, decryptLocalPasswordBytes, generateFernetKey } from './fernet.js';
+export type { FernetKeyInput, FernetDecryptOptions, FernetEncryptOptions, UnixSeconds } from './fernet.js';
+export type { SecretProvider, ResolveContext, ProviderValue, ProviderSettled, ProviderNotice, StoreCheckDetails } from './provider.js';
+// For provider authors (the built-in providers use these too).
+export { validateStoreFields, BUILT_IN_STORE_TYPES } from './store-fields.js';
+export type { ValidateStoreOptions } from './store-fields.js';
+export { peerLoader, missingPeer } from './peer.js';

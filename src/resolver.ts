@@ -1,0 +1,141 @@
+import type { Account, BindingRepository } from './bindings.js';
+import { resolveBulk, type BulkOptions, type BulkResult } from './bulk.js';
+import { asResolutionError, Engine, event, valueOf, type Plan, type ProviderErrorPolicy } from './engine.js';
+import { SecretbindError } from './errors.js';
+import type { SecretEventListener } from './events.js';
+import type { FernetKeyInput } from './fernet.js';
+import { checkBindings, explainAccount, type CheckOptions, type CheckReport, type Explanation } from './inspect.js';
+import type { SecretProvider } from './provider.js';
+
+export type { ProviderErrorPolicy } from './engine.js';
+
+/** Milliseconds. */
+export type Milliseconds = number;
+
+export interface SecretResolverOptions {
+  /** Where bindings and stores are looked up, on every resolution. */
+  repository: BindingRepository;
+  /** One provider per store type in use, e.g. `[envvar(), keepass()]`. */
+  providers?: readonly SecretProvider[];
+  /**
+   * Fernet key(s) for local passwords, newest first (an array, or one string with comma-separated keys).
+   * Default: `process.env.CRYPTOGRAPHY_KEY`, read once when the resolver is made. Malformed keys are
+   * `CONFIG_INVALID` at creation; no key at all only fails when a local password is needed (`LOCAL_KEY_MISSING`).
+   */
+  cryptographyKey?: FernetKeyInput;
+  /** Receives every event (one per resolution, plus provider notices). A listener that throws is ignored. */
+  onEvent?: SecretEventListener;
+  /**
+   * How long one provider call may take before it fails with `TIMEOUT`, whether or not the provider honours
+   * the abort signal. Identical concurrent lookups share the first caller's deadline. Default: 5000.
+   */
+  timeoutMs?: Milliseconds;
+  /**
+   * What a provider failure does. `'throw'` (default) throws the `SecretbindError`. `'use-local'` answers with
+   * the account's local password and logs `fallback: true` with the code; **the local copy may be stale**, which
+   * is why this is opt-in. A function decides per error, e.g. fall back only when `error.retryable`.
+   * Configuration errors (missing store, unregistered provider, bad reference) never fall back.
+   */
+  onProviderError?: ProviderErrorPolicy;
+  /** Provider calls running at once in `resolvePasswords` for providers without `resolveMany`. Default: 8. */
+  concurrency?: number;
+}
+
+/** The resolver: every method is bound, so `const { resolvePassword } = resolver` works. */
+export interface SecretResolver {
+  /**
+   * The account's current password: from its bound store when it has an active binding, otherwise its local
+   * Fernet password decrypted; null when it has neither a binding nor a local password.
+   */
+  resolvePassword(account: Account): Promise<string | null>;
+  /**
+   * Resolves many accounts for a sync run. Each distinct store entry is read once; one account's failure never
+   * fails the others. Keyed by account name (a repeated name is resolved once).
+   */
+  resolvePasswords(accounts: Iterable<Account>, options?: BulkOptions): Promise<Map<string, BulkResult>>;
+  /** Which source an account would use and why, without reading any value. */
+  explain(account: Account | string): Promise<Explanation>;
+  /** Validates every store and binding of a repository that can list them; reports codes, never values. */
+  check(options?: CheckOptions): Promise<CheckReport>;
+  /** Closes every provider (clients, caches, timers). */
+  close(): Promise<void>;
+}
+
+const DEFAULT_TIMEOUT_MS = 5000;
+const DEFAULT_CONCURRENCY = 8;
+
+/**
+ * Creates a resolver over a binding repository and the providers of the store types in use.
+ *
+ * @example
+ * ```ts
+ * const resolver = createSecretResolver({
+ *   repository: MemoryBindingRepository.fromConfig(config),
+ *   providers: [envvar(), keepass()],
+ *   onEvent: (event) => logger.info(formatEvent(event)),
+ * })
+ * const password = await resolver.resolvePassword({ name: 'checkmk-prod', password: localToken })
+ * ```
+ */
+export function createSecretResolver(options: SecretResolverOptions): SecretResolver {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new SecretbindError('CONFIG_INVALID', 'timeoutMs must be a positive number of milliseconds.');
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new SecretbindError('CONFIG_INVALID', 'concurrency must be a positive integer.');
+  const policy = options.onProviderError ?? 'throw';
+  if (policy !== 'throw' && policy !== 'use-local' && typeof policy !== 'function') {
+    throw new SecretbindError('CONFIG_INVALID', `onProviderError must be 'throw', 'use-local' or a function.`);
+  }
+  if (!options.repository || typeof options.repository.findBinding !== 'function' || typeof options.repository.findStore !== 'function') {
+    throw new SecretbindError('CONFIG_INVALID', 'repository must implement findBinding(accountName) and findStore(storeName).');
+  }
+  const engine = new Engine({
+    repository: options.repository,
+    providers: options.providers ?? [],
+    cryptographyKey: 'cryptographyKey' in options ? options.cryptographyKey : process.env.CRYPTOGRAPHY_KEY,
+    onEvent: options.onEvent,
+    timeoutMs,
+    onProviderError: policy,
+  });
+
+  return {
+    resolvePassword: (account) => resolvePassword(engine, account),
+    resolvePasswords: (accounts, bulkOptions) => resolveBulk(engine, accounts, { concurrency, ...bulkOptions }),
+    explain: (account) => explainAccount(engine, typeof account === 'string' ? { name: account } : account),
+    check: (checkOptions) => checkBindings(engine, checkOptions),
+    close: () => engine.close(),
+  };
+}
+
+async function resolvePassword(engine: Engine, account: Account): Promise<string | null> {
+  if (!account || typeof account.name !== 'string') throw new SecretbindError('CONFIG_INVALID', 'resolvePassword needs an account with a name.');
+  const started = performance.now();
+  let plan: Plan | undefined;
+  try {
+    plan = await engine.plan(account);
+    if (plan.kind === 'local') {
+      const value = engine.local(account);
+      if (engine.onEvent) engine.emit(event(account, plan, 'local', started, { reason: plan.reason }));
+      return value;
+    }
+    const { value, cache } = valueOf(await engine.resolveEntry(plan, account.name));
+    if (engine.onEvent) engine.emit(event(account, plan, 'store', started, cache ? { cache } : {}));
+    return value;
+  } catch (thrown) {
+    const error = asResolutionError(thrown, account);
+    if (plan?.kind === 'store' && engine.fallsBack(error, account)) {
+      let value: string | null;
+      try {
+        value = engine.local(account);
+      } catch {
+        // The local copy cannot stand in: the provider's failure is the one to report.
+        engine.emit(event(account, plan, 'error', started, { code: error.code }));
+        throw error;
+      }
+      engine.emit(event(account, plan, 'local', started, { code: error.code, fallback: true, reason: 'provider failed' }));
+      return value;
+    }
+    if (engine.onEvent) engine.emit(event(account, plan, 'error', started, { code: error.code }, error));
+    throw error;
+  }
+}

@@ -1,0 +1,131 @@
+import { SecretbindError } from './errors.js';
+import type { SecretStore } from './bindings.js';
+
+/** Checks one field's value; returns what was expected when it is wrong. */
+type FieldCheck = (value: unknown) => string | undefined;
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const text: FieldCheck = (value) => (typeof value === 'string' && value.trim().length > 0 ? undefined : 'expected a non-empty string');
+const envName: FieldCheck = (value) =>
+  typeof value === 'string' && ENV_NAME.test(value) ? undefined : 'expected an environment variable name (letters, digits, _)';
+const httpUrl: FieldCheck = (value) => {
+  if (typeof value !== 'string') return 'expected an http(s) URL';
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? undefined : 'expected an http(s) URL';
+  } catch {
+    return 'expected an http(s) URL';
+  }
+};
+const oneOf =
+  (...allowed: readonly unknown[]): FieldCheck =>
+  (value) =>
+    allowed.includes(value) ? undefined : `expected one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`;
+const mountPath: FieldCheck = (value) =>
+  typeof value === 'string' && /^[^/\s][^\s]*$/.test(value) && !value.endsWith('/') ? undefined : 'expected a mount path without leading or trailing /';
+const roleArn: FieldCheck = (value) =>
+  typeof value === 'string' && /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(value) ? undefined : 'expected an IAM role ARN (arn:aws:iam::123456789012:role/name)';
+
+/** The fields each built-in store type accepts, besides `name`, `type` and `enabled`. */
+const STORE_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldCheck>>>> = {
+  envvar: {},
+  memory: {},
+  keepass: { kdbx_path: text, keyfile_path: text, master_password_env: envName },
+  lastpass: { lastpass_username: text },
+  vault: {
+    vault_url: httpUrl,
+    vault_token_env: envName,
+    vault_namespace: text,
+    vault_mount_point: mountPath,
+    vault_kv_version: oneOf(1, 2),
+    vault_auth_method: oneOf('token', 'approle', 'kubernetes'),
+    vault_auth_mount: mountPath,
+    vault_role_id_env: envName,
+    vault_secret_id_env: envName,
+    vault_role: text,
+    vault_jwt_path: text,
+    vault_ca_path: text,
+  },
+  aws_secrets: { aws_region: text, aws_profile: text, aws_endpoint: httpUrl, aws_role_arn: roleArn },
+};
+
+/** Fields a store of the type cannot do without, and combinations that must hold. */
+const STORE_RULES: Readonly<Record<string, (store: Record<string, unknown>) => [field: string, problem: string] | undefined>> = {
+  keepass: (store) => {
+    if (store.kdbx_path == null) return ['kdbx_path', 'required: the path of the .kdbx file'];
+    if (store.keyfile_path == null && store.master_password_env == null) {
+      return ['master_password_env', 'a keepass store needs master_password_env, keyfile_path, or both'];
+    }
+    return undefined;
+  },
+  vault: (store) => {
+    if (store.vault_url == null) return ['vault_url', 'required: expected an http(s) URL'];
+    const method = store.vault_auth_method ?? 'token';
+    if (method === 'approle') {
+      if (store.vault_role_id_env == null) return ['vault_role_id_env', 'required when vault_auth_method is "approle"'];
+      if (store.vault_secret_id_env == null) return ['vault_secret_id_env', 'required when vault_auth_method is "approle"'];
+    }
+    if (method === 'kubernetes' && store.vault_role == null) return ['vault_role', 'required when vault_auth_method is "kubernetes"'];
+    return undefined;
+  },
+};
+
+/** The store types secretbind ships a provider for. */
+export const BUILT_IN_STORE_TYPES: readonly string[] = Object.keys(STORE_FIELDS);
+
+export interface ValidateStoreOptions {
+  /** How the store is named in messages, e.g. `stores[2]`. Default: `store "<name>"`. */
+  place?: string;
+  /** Reject fields the store type does not know (typos). Default: false. */
+  strict?: boolean;
+}
+
+/**
+ * Checks a store record: `name`, `type`, `enabled`, and for the built-in types every field DESIGN.md names.
+ * Throws `CONFIG_INVALID` naming the exact place, e.g. `stores[2].vault_url: expected an http(s) URL`.
+ * Stores of other types get only the common checks; their provider's `validateStore` does the rest.
+ *
+ * @example
+ * ```ts
+ * validateStoreFields({ name: 'vault-prod', type: 'vault', vault_url: 'ftp://x' })
+ * // throws CONFIG_INVALID: store "vault-prod".vault_url: expected an http(s) URL
+ * ```
+ */
+export function validateStoreFields(store: unknown, options: ValidateStoreOptions = {}): asserts store is SecretStore {
+  const fallbackPlace = isRecord(store) && typeof store.name === 'string' ? `store ${JSON.stringify(store.name)}` : 'store';
+  const place = options.place ?? fallbackPlace;
+  if (!isRecord(store)) throw configInvalid(place, 'expected an object');
+  const nameProblem = text(store.name);
+  if (nameProblem) throw configInvalid(`${place}.name`, nameProblem);
+  const typeProblem = text(store.type);
+  if (typeProblem) throw configInvalid(`${place}.type`, typeProblem);
+  if (store.enabled !== undefined && typeof store.enabled !== 'boolean') throw configInvalid(`${place}.enabled`, 'expected true or false');
+
+  const fields = STORE_FIELDS[store.type as string];
+  if (!fields) return;
+  for (const [field, value] of Object.entries(store)) {
+    if (field === 'name' || field === 'type' || field === 'enabled') continue;
+    const check = fields[field];
+    if (!check) {
+      if (options.strict) {
+        const known = Object.keys(fields);
+        throw configInvalid(`${place}.${field}`, `unknown field for a ${store.type as string} store${known.length ? ` (known: ${known.join(', ')})` : ''}`);
+      }
+      continue;
+    }
+    if (value === undefined || value === null) continue;
+    const problem = check(value);
+    if (problem) throw configInvalid(`${place}.${field}`, problem);
+  }
+  const broken = STORE_RULES[store.type as string]?.(store);
+  if (broken) throw configInvalid(`${place}.${broken[0]}`, broken[1]);
+}
+
+function configInvalid(place: string, problem: string): SecretbindError {
+  return new SecretbindError('CONFIG_INVALID', `${place}: ${problem}`);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

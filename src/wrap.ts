@@ -1,0 +1,34 @@
+import type { Account } from './bindings.js';
+import type { SecretResolver } from './resolver.js';
+
+/** An account as plugins see it after wrapping: `password` holds the resolved plaintext (or null). */
+export type ResolvedAccount<A extends Account> = Omit<A, 'password'> & { password: string | null };
+
+/**
+ * Wraps an application's account lookup so plugins receive the resolved password without changing their code:
+ * bound accounts get their store's current value, the others their decrypted local password.
+ *
+ * The result is a copy (the application's record is never changed). Its `password` is **not enumerable**:
+ * reading, destructuring and `in` work, while `JSON.stringify`, `console.log`, test snapshots and object spread
+ * leave it out, so the plaintext does not drift into logs. A lookup that finds no account returns it unchanged.
+ *
+ * @example
+ * ```ts
+ * const getAccount = wrapAccountLookup((name) => db.accounts.findByName(name), resolver)
+ * const { password } = await getAccount('checkmk-prod')
+ * ```
+ */
+export function wrapAccountLookup<A extends Account, Missing extends null | undefined = never>(
+  getAccount: (name: string) => A | Missing | Promise<A | Missing>,
+  resolver: Pick<SecretResolver, 'resolvePassword'>,
+): (name: string) => Promise<ResolvedAccount<A> | Missing> {
+  return async (name) => {
+    const account = await getAccount(name);
+    if (account === null || account === undefined) return account as Missing;
+    const password = await resolver.resolvePassword(account);
+    const copy = { ...account } as Record<string, unknown>;
+    delete copy.password;
+    Object.defineProperty(copy, 'password', { value: password, enumerable: false, writable: true, configurable: true });
+    return copy as ResolvedAccount<A>;
+  };
+}
