@@ -2,55 +2,50 @@
  * One timer for many deadlines. A `setTimeout` per lookup costs more than the rest of a cached lookup
  * together, so pending deadlines sit in a list ordered by time and a single timer serves its head.
  * With one `timeoutMs` per resolver, deadlines arrive in order and insertion is O(1) at the tail.
+ * The list is intrusive: a pending call is its own node, so a lookup allocates nothing extra for it.
+ *
+ * The timer never holds the process open (toggling ref/unref per lookup is a native call each way). A read
+ * that is really in progress holds the event loop through its own socket, process or file, so the deadline
+ * still fires; a provider waiting on nothing at all lets the process exit, which is what it would do anyway.
  */
 
 /** Milliseconds on the monotonic clock (`performance.now()`). */
 export type MonotonicMs = number;
 
-export interface Deadline {
-  readonly at: MonotonicMs;
-  /** @internal */ prev: Deadline | undefined;
-  /** @internal */ next: Deadline | undefined;
-  /** @internal */ linked: boolean;
-  /** @internal */ readonly expire: () => void;
+/** Something with a deadline. Subclass it; the queue owns the link fields. */
+export abstract class DeadlineNode {
+  /** @internal */ deadlineAt = 0;
+  /** @internal */ prevDeadline: DeadlineNode | undefined = undefined;
+  /** @internal */ nextDeadline: DeadlineNode | undefined = undefined;
+  /** @internal */ queued = false;
+  /** Called once when the deadline passes while the node is still queued. */
+  abstract expire(): void;
 }
 
 export class DeadlineQueue {
-  #head: Deadline | undefined;
-  #tail: Deadline | undefined;
+  #head: DeadlineNode | undefined;
+  #tail: DeadlineNode | undefined;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
-  #timerHoldsProcess = false;
   readonly #now: () => MonotonicMs;
 
   constructor(now: () => MonotonicMs = () => performance.now()) {
     this.#now = now;
   }
 
-  /** Calls `expire` once `timeoutMs` have passed, unless `cancel` is called first. */
-  add(timeoutMs: number, expire: () => void): Deadline {
-    const entry: Deadline = { at: this.#now() + timeoutMs, prev: undefined, next: undefined, linked: true, expire };
+  /** Queues `node` to expire after `timeoutMs`, unless cancelled first. */
+  add(node: DeadlineNode, timeoutMs: number): void {
+    const at = this.#now() + timeoutMs;
+    node.deadlineAt = at;
     let after = this.#tail;
-    while (after && after.at > entry.at) after = after.prev;
-    this.#linkAfter(entry, after);
-    if (this.#timer === undefined || entry.at < this.#timerAt) {
-      this.#arm(entry.at);
-    } else if (!this.#timerHoldsProcess) {
-      this.#timer.ref(); // pending work again: keep the process alive until the deadline
-      this.#timerHoldsProcess = true;
-    }
-    return entry;
+    while (after && after.deadlineAt > at) after = after.prevDeadline;
+    this.#linkAfter(node, after);
+    if (this.#timer === undefined || at < this.#timerAt) this.#arm(at);
   }
 
-  cancel(entry: Deadline): void {
-    if (!entry.linked) return;
-    this.#unlink(entry);
-    // The timer stays armed (clearing and re-arming per lookup is the cost we avoid); it only stops
-    // holding the process open while nothing is pending.
-    if (!this.#head && this.#timer && this.#timerHoldsProcess) {
-      this.#timer.unref();
-      this.#timerHoldsProcess = false;
-    }
+  cancel(node: DeadlineNode): void {
+    // The timer stays armed: clearing and re-arming per lookup is the cost this class exists to avoid.
+    if (node.queued) this.#unlink(node);
   }
 
   /** Drops every pending deadline without firing it and stops the timer. */
@@ -65,7 +60,7 @@ export class DeadlineQueue {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timerAt = at;
     this.#timer = setTimeout(this.#fire, Math.max(0, Math.ceil(at - this.#now())));
-    this.#timerHoldsProcess = true;
+    this.#timer.unref();
   }
 
   readonly #fire = (): void => {
@@ -73,29 +68,30 @@ export class DeadlineQueue {
     this.#timerAt = Infinity;
     // setTimeout counts whole milliseconds; allow for it rather than re-arming for a fraction.
     const now = this.#now() + 1;
-    while (this.#head && this.#head.at <= now) {
-      const entry = this.#head;
-      this.#unlink(entry);
-      entry.expire();
+    while (this.#head && this.#head.deadlineAt <= now) {
+      const node = this.#head;
+      this.#unlink(node);
+      node.expire();
     }
-    if (this.#head) this.#arm(this.#head.at);
+    if (this.#head) this.#arm(this.#head.deadlineAt);
   };
 
-  #linkAfter(entry: Deadline, after: Deadline | undefined): void {
-    entry.prev = after;
-    entry.next = after ? after.next : this.#head;
-    if (entry.next) entry.next.prev = entry;
-    else this.#tail = entry;
-    if (after) after.next = entry;
-    else this.#head = entry;
+  #linkAfter(node: DeadlineNode, after: DeadlineNode | undefined): void {
+    node.queued = true;
+    node.prevDeadline = after;
+    node.nextDeadline = after ? after.nextDeadline : this.#head;
+    if (node.nextDeadline) node.nextDeadline.prevDeadline = node;
+    else this.#tail = node;
+    if (after) after.nextDeadline = node;
+    else this.#head = node;
   }
 
-  #unlink(entry: Deadline): void {
-    if (entry.prev) entry.prev.next = entry.next;
-    else this.#head = entry.next;
-    if (entry.next) entry.next.prev = entry.prev;
-    else this.#tail = entry.prev;
-    entry.prev = entry.next = undefined;
-    entry.linked = false;
+  #unlink(node: DeadlineNode): void {
+    if (node.prevDeadline) node.prevDeadline.nextDeadline = node.nextDeadline;
+    else this.#head = node.nextDeadline;
+    if (node.nextDeadline) node.nextDeadline.prevDeadline = node.prevDeadline;
+    else this.#tail = node.prevDeadline;
+    node.prevDeadline = node.nextDeadline = undefined;
+    node.queued = false;
   }
 }

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Account, AccountBinding, BindingRepository, SecretStore } from './bindings.js';
-import { DeadlineQueue } from './deadline.js';
+import { DeadlineNode, DeadlineQueue } from './deadline.js';
 import { isSecretbindError, SecretbindError } from './errors.js';
 import type { ProviderEvent, ResolutionEvent, SecretEventListener } from './events.js';
 import { decryptTextWithKeys, parseFernetKeys, type FernetKeyInput } from './fernet.js';
@@ -42,7 +42,8 @@ export class Engine {
   readonly #keyInput: FernetKeyInput | undefined;
   #keys: ReturnType<typeof parseFernetKeys> | undefined;
   readonly #deadlines = new DeadlineQueue();
-  readonly #inflight = new Map<string, Promise<ProviderValue>>();
+  // In-flight reads by store name, then reference: two lookups are cheaper than building a joint key.
+  readonly #inflight = new Map<string, Map<string, ProviderCall<ProviderValue>>>();
   // Parsed references (or their parse errors) by text: bindings repeat, parsing per lookup is waste.
   readonly #references = new LRUCache<string, EntryReference | SecretbindError>({ max: REFERENCE_CACHE_SIZE });
   readonly #validStores = new WeakSet<SecretStore>();
@@ -66,12 +67,23 @@ export class Engine {
     return this.#keys !== undefined && this.#keys.length > 0;
   }
 
-  /** Decides how an account resolves. Throws for rule 2 (missing store, unregistered provider) and bad references. */
-  async plan(account: Account): Promise<Plan> {
-    const binding = await this.repository.findBinding(account.name);
+  /**
+   * Decides how an account resolves. Throws for rule 2 (missing store, unregistered provider) and bad references.
+   * Stays synchronous while the repository answers synchronously: a promise hop per step is measurable here.
+   */
+  plan(account: Account): Plan | Promise<Plan> {
+    const binding = this.repository.findBinding(account.name);
+    return isPromise(binding) ? binding.then((found) => this.#planBinding(account, found)) : this.#planBinding(account, binding);
+  }
+
+  #planBinding(account: Account, binding: AccountBinding | undefined): Plan | Promise<Plan> {
     if (!binding) return { kind: 'local', reason: 'no binding' };
     if (binding.enabled === false) return { kind: 'local', reason: 'binding disabled', binding };
-    const store = await this.repository.findStore(binding.store);
+    const store = this.repository.findStore(binding.store);
+    return isPromise(store) ? store.then((found) => this.#planStore(account, binding, found)) : this.#planStore(account, binding, store);
+  }
+
+  #planStore(account: Account, binding: AccountBinding, store: SecretStore | undefined): Plan {
     if (!store) {
       throw new SecretbindError('STORE_NOT_FOUND', `Account ${JSON.stringify(account.name)} is bound to store ${JSON.stringify(binding.store)}, which does not exist: add the store or fix the binding.`, {
         account: account.name,
@@ -99,18 +111,31 @@ export class Engine {
     return parsed;
   }
 
-  /** One provider read, shared with identical reads in flight, bounded by the deadline. */
-  resolveEntry(plan: Extract<Plan, { kind: 'store' }>, account: string | undefined): Promise<ProviderValue> {
-    const key = `${plan.store.name}\u0000${plan.ref.raw}`;
-    let pending = this.#inflight.get(key);
-    if (!pending) {
-      const { provider, store, ref } = plan;
-      pending = this.withDeadline(store, account, (ctx) => provider.resolve(store, ref, ctx));
-      this.#inflight.set(key, pending);
-      const forget = (): void => void this.#inflight.delete(key);
-      pending.then(forget, forget);
+  /**
+   * One provider read, shared with identical reads in flight (they get the first caller's deadline), bounded by
+   * the deadline. The listener hears the outcome; failures arrive as SecretbindError with store and account.
+   */
+  read(plan: Extract<Plan, { kind: 'store' }>, account: string | undefined, listener: CallListener<ProviderValue>): void {
+    const { provider, store, ref } = plan;
+    let pending = this.#inflight.get(store.name);
+    const joined = pending?.get(ref.raw);
+    if (joined) {
+      joined.join(listener);
+      return;
     }
-    return pending;
+    if (!pending) this.#inflight.set(store.name, (pending = new Map()));
+    const forStore = pending;
+    const call = new ProviderCall(this, store, account, listener, () => {
+      forStore.delete(ref.raw);
+      if (forStore.size === 0) this.#inflight.delete(store.name);
+    });
+    forStore.set(ref.raw, call);
+    call.start((ctx) => provider.resolve(store, ref, ctx));
+  }
+
+  /** {@link read} as a promise. */
+  resolveEntry(plan: Extract<Plan, { kind: 'store' }>, account: string | undefined): Promise<ProviderValue> {
+    return new Promise((resolve, reject) => this.read(plan, account, { value: resolve, error: reject }));
   }
 
   resolveEntries(provider: SecretProvider, store: SecretStore, refs: readonly EntryReference[]): Promise<ReadonlyMap<string, ProviderSettled>> {
@@ -123,38 +148,13 @@ export class Engine {
    * Runs a provider call under the deadline. Past it the call fails with TIMEOUT whether or not the provider
    * honours the signal. Any failure comes out as a SecretbindError carrying the store and account.
    */
-  withDeadline<T>(store: SecretStore, account: string | undefined, call: (ctx: ResolveContext) => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const ctx = new CallContext(this, store, account);
-      const fail = (error: unknown): void => reject(asProviderError(error, store, account));
-      const deadline = this.#deadlines.add(this.timeoutMs, () => {
-        const timeout = new SecretbindError(
-          'TIMEOUT',
-          `Store ${JSON.stringify(store.name)} (${store.type}) did not answer within ${this.timeoutMs} ms; raise timeoutMs if the store is slow but healthy.`,
-          { account, store: store.name, storeType: store.type },
-        );
-        ctx.abort(timeout);
-        reject(timeout);
-      });
-      let result: Promise<T>;
-      try {
-        result = call(ctx);
-      } catch (error) {
-        this.#deadlines.cancel(deadline);
-        fail(error);
-        return;
-      }
-      Promise.resolve(result).then(
-        (value) => {
-          this.#deadlines.cancel(deadline);
-          resolve(value);
-        },
-        (error: unknown) => {
-          this.#deadlines.cancel(deadline);
-          fail(error);
-        },
-      );
-    });
+  withDeadline<T>(store: SecretStore, account: string | undefined, run: (ctx: ResolveContext) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => new ProviderCall<T>(this, store, account, { value: resolve, error: reject }).start(run));
+  }
+
+  /** @internal */
+  get deadlines(): DeadlineQueue {
+    return this.#deadlines;
   }
 
   /** The account's local password, decrypted; null when it has none. */
@@ -204,18 +204,34 @@ export class Engine {
   }
 }
 
-/** The context handed to providers; the AbortController is made only if a provider asks for the signal. */
-class CallContext implements ResolveContext {
+/** Hears how a provider call ended. */
+export interface CallListener<T> {
+  value(answer: T): void;
+  error(error: SecretbindError): void;
+}
+
+/**
+ * One provider call: its own deadline node and the context the provider gets. The AbortController is made
+ * only if the provider asks for the signal; most cached reads never do.
+ */
+class ProviderCall<T> extends DeadlineNode implements ResolveContext {
   #controller: AbortController | undefined;
   #abortReason: unknown;
+  #settled = false;
+  #others: CallListener<T>[] | undefined;
   readonly #engine: Engine;
   readonly #store: SecretStore;
+  readonly #first: CallListener<T>;
+  readonly #done: (() => void) | undefined;
   readonly account: string | undefined;
 
-  constructor(engine: Engine, store: SecretStore, account: string | undefined) {
+  constructor(engine: Engine, store: SecretStore, account: string | undefined, first: CallListener<T>, done?: () => void) {
+    super();
     this.#engine = engine;
     this.#store = store;
     this.account = account;
+    this.#first = first;
+    this.#done = done;
   }
 
   get signal(): AbortSignal {
@@ -226,16 +242,53 @@ class CallContext implements ResolveContext {
     return this.#controller.signal;
   }
 
-  abort(reason: unknown): void {
-    this.#abortReason = reason;
-    this.#controller?.abort(reason);
-  }
-
   emit(notice: ProviderNotice): void {
     const event: ProviderEvent = { source: 'Secrets', kind: 'provider', storeType: this.#store.type, store: this.#store.name, level: notice.level ?? 'info', message: notice.message };
     if (this.account !== undefined) event.account = this.account;
     if (notice.detail) event.detail = notice.detail;
     this.#engine.emit(event);
+  }
+
+  join(listener: CallListener<T>): void {
+    (this.#others ??= []).push(listener);
+  }
+
+  start(run: (ctx: ResolveContext) => Promise<T>): void {
+    this.#engine.deadlines.add(this, this.#engine.timeoutMs);
+    let result: Promise<T>;
+    try {
+      result = run(this);
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    Promise.resolve(result).then(this.#succeed, this.#fail);
+  }
+
+  expire(): void {
+    const store = this.#store;
+    const timeout = new SecretbindError(
+      'TIMEOUT',
+      `Store ${JSON.stringify(store.name)} (${store.type}) did not answer within ${this.#engine.timeoutMs} ms; raise timeoutMs if the store is slow but healthy.`,
+      { account: this.account, store: store.name, storeType: store.type },
+    );
+    this.#abortReason = timeout;
+    this.#controller?.abort(timeout);
+    this.#finish(undefined, timeout);
+  }
+
+  readonly #succeed = (value: T): void => this.#finish(value, undefined);
+  readonly #fail = (error: unknown): void => this.#finish(undefined, asProviderError(error, this.#store, this.account));
+
+  #finish(value: T | undefined, error: SecretbindError | undefined): void {
+    if (this.#settled) return; // a provider that ignored the abort may still answer after the deadline
+    this.#settled = true;
+    this.#engine.deadlines.cancel(this);
+    this.#done?.();
+    for (const listener of this.#others ? [this.#first, ...this.#others] : [this.#first]) {
+      if (error) listener.error(error);
+      else listener.value(value as T);
+    }
   }
 }
 
@@ -249,6 +302,10 @@ export function asProviderError(error: unknown, store: SecretStore, account: str
     storeType: store.type,
     cause: error,
   });
+}
+
+export function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
 }
 
 /** The value of a provider answer. */

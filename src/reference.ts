@@ -97,8 +97,10 @@ export function referencePath(ref: EntryReference): string {
   return ref.segments.join('/');
 }
 
+const NEEDS_ESCAPE = /[\\#/]/;
+
 function escape(text: string): string {
-  return text.replace(/[\\#/]/g, (char) => `\\${char}`);
+  return NEEDS_ESCAPE.test(text) ? text.replace(/[\\#/]/g, (char) => `\\${char}`) : text;
 }
 
 function unescape(text: string): string {

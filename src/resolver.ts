@@ -1,6 +1,6 @@
 import type { Account, BindingRepository } from './bindings.js';
 import { resolveBulk, type BulkOptions, type BulkResult } from './bulk.js';
-import { asResolutionError, Engine, event, valueOf, type Plan, type ProviderErrorPolicy } from './engine.js';
+import { asResolutionError, Engine, event, isPromise, type Plan, type ProviderErrorPolicy } from './engine.js';
 import { SecretbindError } from './errors.js';
 import type { SecretEventListener } from './events.js';
 import type { FernetKeyInput } from './fernet.js';
@@ -107,35 +107,66 @@ export function createSecretResolver(options: SecretResolverOptions): SecretReso
   };
 }
 
-async function resolvePassword(engine: Engine, account: Account): Promise<string | null> {
-  if (!account || typeof account.name !== 'string') throw new SecretbindError('CONFIG_INVALID', 'resolvePassword needs an account with a name.');
-  const started = performance.now();
-  let plan: Plan | undefined;
+function resolvePassword(engine: Engine, account: Account): Promise<string | null> {
+  if (!account || typeof account.name !== 'string') return Promise.reject(new SecretbindError('CONFIG_INVALID', 'resolvePassword needs an account with a name.'));
+  // Written with explicit promises rather than async/await: this is the hot path, and each await is a hop.
+  const started = engine.onEvent ? performance.now() : 0;
+  let plan: Plan | Promise<Plan>;
   try {
-    plan = await engine.plan(account);
-    if (plan.kind === 'local') {
+    plan = engine.plan(account);
+  } catch (error) {
+    return Promise.reject(failed(engine, account, undefined, error, started));
+  }
+  if (isPromise(plan)) {
+    return plan.then(
+      (ready) => resolvePlanned(engine, account, ready, started),
+      (error: unknown) => Promise.reject(failed(engine, account, undefined, error, started)),
+    );
+  }
+  return resolvePlanned(engine, account, plan, started);
+}
+
+function resolvePlanned(engine: Engine, account: Account, plan: Plan, started: number): Promise<string | null> {
+  if (plan.kind === 'local') {
+    try {
       const value = engine.local(account);
       if (engine.onEvent) engine.emit(event(account, plan, 'local', started, { reason: plan.reason }));
-      return value;
+      return Promise.resolve(value);
+    } catch (error) {
+      return Promise.reject(failed(engine, account, plan, error, started));
     }
-    const { value, cache } = valueOf(await engine.resolveEntry(plan, account.name));
-    if (engine.onEvent) engine.emit(event(account, plan, 'store', started, cache ? { cache } : {}));
-    return value;
-  } catch (thrown) {
-    const error = asResolutionError(thrown, account);
-    if (plan?.kind === 'store' && engine.fallsBack(error, account)) {
-      let value: string | null;
-      try {
-        value = engine.local(account);
-      } catch {
-        // The local copy cannot stand in: the provider's failure is the one to report.
-        engine.emit(event(account, plan, 'error', started, { code: error.code }));
-        throw error;
-      }
-      engine.emit(event(account, plan, 'local', started, { code: error.code, fallback: true, reason: 'provider failed' }));
-      return value;
-    }
-    if (engine.onEvent) engine.emit(event(account, plan, 'error', started, { code: error.code }, error));
-    throw error;
   }
+  return new Promise((resolve, reject) =>
+    engine.read(plan, account.name, {
+      value(answer) {
+        if (typeof answer === 'string') {
+          if (engine.onEvent) engine.emit(event(account, plan, 'store', started, {}));
+          resolve(answer);
+        } else {
+          if (engine.onEvent) engine.emit(event(account, plan, 'store', started, answer.cache ? { cache: answer.cache } : {}));
+          resolve(answer.value);
+        }
+      },
+      error(failure) {
+        const error = failure.withContext({ account: account.name });
+        if (!engine.fallsBack(error, account)) return reject(failed(engine, account, plan, error, started));
+        let value: string | null;
+        try {
+          value = engine.local(account);
+        } catch {
+          // The local copy cannot stand in: the provider's failure is the one to report.
+          return reject(failed(engine, account, plan, error, started));
+        }
+        engine.emit(event(account, plan, 'local', started, { code: error.code, fallback: true, reason: 'provider failed' }));
+        resolve(value);
+      },
+    }),
+  );
+}
+
+/** Emits the error event and returns the error to throw. */
+function failed(engine: Engine, account: Account, plan: Plan | undefined, thrown: unknown, started: number): SecretbindError {
+  const error = asResolutionError(thrown, account);
+  if (engine.onEvent) engine.emit(event(account, plan, 'error', started, { code: error.code }, error));
+  return error;
 }

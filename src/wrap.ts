@@ -18,17 +18,18 @@ export type ResolvedAccount<A extends Account> = Omit<A, 'password'> & { passwor
  * const { password } = await getAccount('checkmk-prod')
  * ```
  */
-export function wrapAccountLookup<A extends Account, Missing extends null | undefined = never>(
-  getAccount: (name: string) => A | Missing | Promise<A | Missing>,
+export function wrapAccountLookup<R extends Account | null | undefined>(
+  getAccount: (name: string) => R | Promise<R>,
   resolver: Pick<SecretResolver, 'resolvePassword'>,
-): (name: string) => Promise<ResolvedAccount<A> | Missing> {
+): (name: string) => Promise<R extends Account ? ResolvedAccount<R> : R> {
+  type Result = R extends Account ? ResolvedAccount<R> : R;
   return async (name) => {
     const account = await getAccount(name);
-    if (account === null || account === undefined) return account as Missing;
+    if (account === null || account === undefined) return account as Result;
     const password = await resolver.resolvePassword(account);
     const copy = { ...account } as Record<string, unknown>;
     delete copy.password;
     Object.defineProperty(copy, 'password', { value: password, enumerable: false, writable: true, configurable: true });
-    return copy as ResolvedAccount<A>;
+    return copy as Result;
   };
 }

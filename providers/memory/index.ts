@@ -74,6 +74,8 @@ export function memory(options: MemoryOptions = {}): MemoryProvider {
   const failures = new Map<string, { code: SecretbindErrorCode; times: number }>();
   const hangs = new Map<string, number>();
   const readCounts = new Map<string, number>();
+  // The resolver hands out the same parsed reference each time; remember its entry path.
+  const paths = new WeakMap<EntryReference, string>();
   let latencyMs = options.latencyMs ?? 0;
   let totalReads = 0;
   let bulkCalls = 0;
@@ -82,9 +84,10 @@ export function memory(options: MemoryOptions = {}): MemoryProvider {
   async function read(ref: EntryReference, ctx: ResolveContext): Promise<string> {
     readCounts.set(ref.raw, (readCounts.get(ref.raw) ?? 0) + 1);
     totalReads++;
-    const path = formatReference(ref.segments);
-    if (take(hangs, path)) await waitForAbort(ctx.signal);
-    const failure = failures.get(path);
+    let path = paths.get(ref);
+    if (path === undefined) paths.set(ref, (path = formatReference(ref.segments)));
+    if (hangs.size > 0 && take(hangs, path)) await waitForAbort(ctx.signal);
+    const failure = failures.size > 0 ? failures.get(path) : undefined;
     if (failure) {
       if (--failure.times <= 0) failures.delete(path);
       throw new SecretbindError(failure.code, `Injected ${failure.code} for memory entry ${JSON.stringify(path)}.`);

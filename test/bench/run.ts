@@ -1,0 +1,11 @@
+/**
+ * `npm run bench` bundles this file with esbuild and runs it under plain Node: a TypeScript loader
+ * (tsx) rewrites functions in ways that change what a microsecond benchmark measures.
+ */
+import { benchCore } from './core.js';
+
+const only = process.argv[2];
+const benches: Record<string, () => Promise<void>> = { core: benchCore };
+for (const [name, bench] of Object.entries(benches)) {
+  if (!only || only === name) await bench();
+}

@@ -1,0 +1,161 @@
+/**
+ * A canary value, a canary Fernet key and a canary token go through every public function; none may show up
+ * in an event, an error (message, stack, toJSON, inspection), an explanation, a report or the console.
+ */
+import { inspect } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import * as secretbind from 'secretbind';
+import {
+  checkBinding,
+  createSecretResolver,
+  decryptLocalPassword,
+  decryptLocalPasswordBytes,
+  encryptLocalPassword,
+  formatEvent,
+  formatReference,
+  generateFernetKey,
+  isSecretbindError,
+  MemoryBindingRepository,
+  missingPeer,
+  parseReference,
+  peerLoader,
+  referencePath,
+  SecretbindError,
+  validateStoreFields,
+  wrapAccountLookup,
+  type SecretEvent,
+} from 'secretbind';
+import { envvar } from '../providers/envvar/index.js';
+import { memory } from '../providers/memory/index.js';
+
+const CANARY = 'canary-9d41c7e2-value';
+const CANARY_KEY = generateFernetKey();
+const CANARY_TOKEN = encryptLocalPassword(CANARY, CANARY_KEY);
+const SECRETS = [CANARY, CANARY_KEY, CANARY_TOKEN];
+
+describe('Canary: no value, key or token leaves through a side channel', () => {
+  const outputs: string[] = [];
+  const events: SecretEvent[] = [];
+  let consoleSpies: Array<ReturnType<typeof vi.spyOn>>;
+
+  beforeEach(() => {
+    consoleSpies = (['log', 'info', 'warn', 'error', 'debug', 'trace'] as const).map((method) => vi.spyOn(console, method));
+    vi.stubEnv('CANARY_ENV', CANARY);
+  });
+  afterEach(() => {
+    for (const text of [...outputs, ...events.map((event) => JSON.stringify(event)), ...events.map(formatEvent)]) {
+      for (const secret of SECRETS) expect(text).not.toContain(secret);
+    }
+    for (const spy of consoleSpies) {
+      expect(spy).not.toHaveBeenCalled();
+      spy.mockRestore();
+    }
+    vi.unstubAllEnvs();
+  });
+
+  function record(error: unknown): SecretbindError {
+    expect(isSecretbindError(error)).toBe(true);
+    const failure = error as SecretbindError;
+    outputs.push(failure.message, String(failure.stack), JSON.stringify(failure), JSON.stringify(failure.toJSON()), inspect(failure, { depth: 10 }), String(failure));
+    return failure;
+  }
+  async function failing(run: () => unknown): Promise<SecretbindError> {
+    try {
+      await run();
+    } catch (error) {
+      return record(error);
+    }
+    throw new Error('expected a failure');
+  }
+
+  function world() {
+    const repository = MemoryBindingRepository.fromConfig({
+      stores: [
+        { name: 'env', type: 'envvar' },
+        { name: 'mem', type: 'memory' },
+      ],
+      bindings: [
+        { account: 'env-bound', store: 'env', entry: 'CANARY_ENV' },
+        { account: 'env-field', store: 'env', entry: 'CANARY_ENV#nope' },
+        { account: 'mem-bound', store: 'mem', entry: 'canary/entry' },
+        { account: 'mem-field', store: 'mem', entry: 'canary/entry#nope' },
+        { account: 'mem-failing', store: 'mem', entry: 'canary/failing' },
+      ],
+    });
+    const store = memory({ entries: { 'canary/entry': { password: CANARY }, 'canary/failing': CANARY } });
+    store.failNext('canary/failing', 'AUTH_FAILED', { times: 100 });
+    const resolver = createSecretResolver({ repository, providers: [envvar(), store], cryptographyKey: CANARY_KEY, onEvent: (event) => events.push(event) });
+    return { repository, resolver };
+  }
+
+  it('resolvePassword, resolvePasswords, explain, check and close, over both providers and the local password', async () => {
+    const { resolver } = world();
+    const accounts = ['env-bound', 'env-field', 'mem-bound', 'mem-field', 'mem-failing', 'local'].map((name) => ({ name, password: CANARY_TOKEN }));
+    expect(await resolver.resolvePassword(accounts[0]!)).toBe(CANARY);
+    expect(await resolver.resolvePassword(accounts[2]!)).toBe(CANARY);
+    expect(await resolver.resolvePassword(accounts[5]!)).toBe(CANARY);
+    for (const account of [accounts[1]!, accounts[3]!, accounts[4]!]) await failing(() => resolver.resolvePassword(account));
+    const bulk = await resolver.resolvePasswords(accounts);
+    for (const result of bulk.values()) if (!result.ok) record(result.error);
+    expect([...bulk.values()].filter((result) => result.ok)).toHaveLength(3);
+    for (const account of accounts) outputs.push(JSON.stringify(await resolver.explain(account)));
+    outputs.push(JSON.stringify(await resolver.check({ resolveEntries: true })));
+    await resolver.close();
+    expect(events.length).toBeGreaterThanOrEqual(12);
+  });
+
+  it('the fallback path and a failing local password', async () => {
+    const { repository } = world();
+    const resolver = createSecretResolver({ repository, providers: [envvar(), memory()], cryptographyKey: CANARY_KEY, onProviderError: 'use-local', onEvent: (event) => events.push(event) });
+    expect(await resolver.resolvePassword({ name: 'mem-bound', password: CANARY_TOKEN })).toBe(CANARY);
+    const wrongKey = createSecretResolver({ repository, providers: [], cryptographyKey: generateFernetKey(), onEvent: (event) => events.push(event) });
+    await failing(() => wrongKey.resolvePassword({ name: 'unbound', password: CANARY_TOKEN }));
+    await failing(() => createSecretResolver({ repository, cryptographyKey: [] }).resolvePassword({ name: 'unbound', password: CANARY_TOKEN }));
+  });
+
+  it('wrapAccountLookup', async () => {
+    const { resolver } = world();
+    const getAccount = wrapAccountLookup((name: string) => ({ name, password: CANARY_TOKEN }), resolver);
+    const account = await getAccount('mem-bound');
+    expect(account.password).toBe(CANARY);
+    outputs.push(JSON.stringify(account), inspect(account));
+  });
+
+  it('the Fernet functions', async () => {
+    expect(decryptLocalPassword(CANARY_TOKEN, CANARY_KEY)).toBe(CANARY);
+    expect(Buffer.from(decryptLocalPasswordBytes(CANARY_TOKEN, CANARY_KEY)).toString()).toBe(CANARY);
+    await failing(() => decryptLocalPassword(CANARY_TOKEN, generateFernetKey()));
+    await failing(() => decryptLocalPassword(CANARY_TOKEN, [generateFernetKey(), CANARY_KEY.slice(0, 20)]));
+    await failing(() => decryptLocalPassword(CANARY_TOKEN, CANARY_KEY, { ttlSeconds: 1, now: () => Date.now() / 1000 + 3600 }));
+    await failing(() => decryptLocalPassword(CANARY_TOKEN.slice(0, -4), CANARY_KEY));
+    await failing(() => encryptLocalPassword(CANARY, CANARY_KEY.slice(3)));
+    await failing(() => decryptLocalPassword(CANARY, CANARY_KEY));
+  });
+
+  it('the repository, reference, validation and error helpers', async () => {
+    const repository = new MemoryBindingRepository().putStore({ name: 's', type: 'memory' });
+    await failing(() => repository.putBinding({ account: 'a', store: 'nope', entry: CANARY }));
+    await failing(() => MemoryBindingRepository.fromConfig({ stores: [{ name: 's', type: 'vault', vault_url: CANARY }] }));
+    await failing(() => validateStoreFields({ name: 's', type: 'keepass', kdbx_path: '/x', master_password_env: CANARY }));
+    await failing(() => checkBinding({ account: 'a', store: 's', entry: 7 }, 'binding'));
+    repository.putBinding({ account: 'a', store: 's', entry: 'x' });
+    await failing(() => repository.removeStore('s'));
+    outputs.push(JSON.stringify(repository.listBindings()), JSON.stringify(repository.listStores()));
+    expect(referencePath(parseReference(formatReference(['a', 'b'])))).toBe('a/b');
+    await failing(() => formatReference([]));
+    await failing(() => peerLoader('keepass', 'no-such-package-secretbind', undefined, () => import('no-such-package-secretbind' as string))());
+    record(missingPeer('vault', 'node-vault', 'npm install node-vault'));
+    // toJSON names the cause's class only: a cause's message is not ours to vouch for.
+    outputs.push(JSON.stringify(new SecretbindError('BACKEND_UNAVAILABLE', 'x', { cause: new Error(CANARY) })));
+  });
+
+  it('covers every exported function of the core', () => {
+    const covered = new Set([
+      'createSecretResolver', 'wrapAccountLookup', 'MemoryBindingRepository', 'checkBinding', 'parseReference', 'formatReference',
+      'referencePath', 'SecretbindError', 'isSecretbindError', 'formatEvent', 'encryptLocalPassword', 'decryptLocalPassword',
+      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer',
+    ]);
+    const functions = Object.entries(secretbind).filter(([, value]) => typeof value === 'function').map(([name]) => name);
+    expect(functions.filter((name) => !covered.has(name))).toEqual([]);
+  });
+});

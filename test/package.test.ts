@@ -1,0 +1,71 @@
+/**
+ * Packs the package as npm would publish it, installs the tarball into a fresh project and uses it from both
+ * module systems: core and a provider, with one SecretbindError class shared across entry points.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const npm = (args: string[], cwd: string) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_loglevel: 'error', npm_config_update_notifier: 'false' } });
+
+const USAGE = `
+const key = generateFernetKey();
+const repository = MemoryBindingRepository.fromConfig({
+  stores: [{ name: 'mem', type: 'memory' }, { name: 'env', type: 'envvar' }],
+  bindings: [{ account: 'a', store: 'mem', entry: 'x/y' }, { account: 'b', store: 'env', entry: 'PACKAGE_TEST_VAR' }],
+});
+const resolver = createSecretResolver({ repository, providers: [memory({ entries: { 'x/y': 'from-memory' } }), envvar({ env: {} })], cryptographyKey: key });
+const local = await resolver.resolvePassword({ name: 'c', password: encryptLocalPassword('from-local', key) });
+const failure = await resolver.resolvePassword({ name: 'b' }).catch((error) => error);
+console.log(JSON.stringify({
+  store: await resolver.resolvePassword({ name: 'a' }),
+  local,
+  code: failure.code,
+  sharedClass: failure instanceof SecretbindError,
+}));
+`;
+const EXPECTED = { store: 'from-memory', local: 'from-local', code: 'ENTRY_NOT_FOUND', sharedClass: true };
+
+describe('Package: the packed tarball', () => {
+  let project: string;
+  beforeAll(() => {
+    project = mkdtempSync(join(tmpdir(), 'secretbind-package-'));
+    npm(['pack', '--pack-destination', project], root);
+    const tarball = readdirSync(project).find((file) => file.endsWith('.tgz'))!;
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+    npm(['install', '--no-audit', '--no-fund', '--prefer-offline', join(project, tarball)], project);
+  }, 180_000);
+  afterAll(() => rmSync(project, { recursive: true, force: true }));
+
+  it('works from ESM import', () => {
+    writeFileSync(
+      join(project, 'esm.mjs'),
+      `import { createSecretResolver, MemoryBindingRepository, SecretbindError, encryptLocalPassword, generateFernetKey } from 'secretbind';
+import { memory } from 'secretbind/providers/memory';
+import { envvar } from 'secretbind/providers/envvar';
+${USAGE}`,
+    );
+    expect(JSON.parse(execFileSync('node', ['esm.mjs'], { cwd: project, encoding: 'utf8' }))).toEqual(EXPECTED);
+  });
+
+  it('works from CommonJS require', () => {
+    writeFileSync(
+      join(project, 'cjs.cjs'),
+      `const { createSecretResolver, MemoryBindingRepository, SecretbindError, encryptLocalPassword, generateFernetKey } = require('secretbind');
+const { memory } = require('secretbind/providers/memory');
+const { envvar } = require('secretbind/providers/envvar');
+(async () => {${USAGE}})();`,
+    );
+    expect(JSON.parse(execFileSync('node', ['cjs.cjs'], { cwd: project, encoding: 'utf8' }))).toEqual(EXPECTED);
+  });
+
+  it('ships the build, types, README and CHANGELOG, and no sources or tests', () => {
+    const files = execFileSync('tar', ['-tzf', readdirSync(project).find((file) => file.endsWith('.tgz'))!], { cwd: project, encoding: 'utf8' }).split('\n');
+    expect(files).toEqual(expect.arrayContaining(['package/dist/index.js', 'package/dist/index.cjs', 'package/dist/index.d.ts', 'package/dist/index.d.cts', 'package/README.md', 'package/CHANGELOG.md']));
+    expect(files.filter((file) => file.startsWith('package/src/') || file.startsWith('package/test/'))).toEqual([]);
+  });
+});
