@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 /** Provider entry points: each is its own subpath, `secretbind/providers/<type>`. */
-export const PROVIDERS = ['envvar', 'memory'] as const;
+export const PROVIDERS = ['envvar', 'keepass', 'memory'] as const;
 
 export default defineConfig({
   entry: {
@@ -16,5 +16,5 @@ export default defineConfig({
   sourcemap: false,
   splitting: false,
   // Providers import the core by its package name, so every entry shares one copy of SecretbindError.
-  external: ['secretbind'],
+  external: ['secretbind', 'kdbxweb', '@node-rs/argon2', 'hash-wasm'],
 });

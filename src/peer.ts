@@ -28,10 +28,18 @@ export function peerLoader<T>(
 
 /** The `DEPENDENCY_MISSING` error for a provider whose library is not installed. */
 export function missingPeer(storeType: string, packageName: string, installLine: string, cause?: unknown): SecretbindError {
-  const code = (cause as { code?: unknown } | undefined)?.code;
-  const notInstalled = cause === undefined || code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
+  const notInstalled = cause === undefined || isModuleNotFound(cause);
   const message = notInstalled
     ? `${packageName} is required for ${storeType} stores: ${installLine}`
     : `${packageName} is installed but failed to load (${(cause as Error)?.name ?? 'error'}); reinstall it: ${installLine}`;
   return new SecretbindError('DEPENDENCY_MISSING', message, { storeType, cause });
+}
+
+// Loaders and bundlers may wrap the resolution error; look a few causes deep.
+function isModuleNotFound(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 4; current = (current as { cause?: unknown }).cause, depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return true;
+  }
+  return false;
 }

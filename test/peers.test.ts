@@ -47,9 +47,13 @@ describe('Function: peerLoader', () => {
 });
 
 describe('Package: declared dependencies', () => {
+  // Every source file of each provider folder, read as one text.
   const providerSources = readdirSync(new URL('../providers/', import.meta.url)).map((type) => ({
     type,
-    source: readFileSync(new URL(`../providers/${type}/index.ts`, import.meta.url), 'utf8'),
+    source: readdirSync(new URL(`../providers/${type}/`, import.meta.url))
+      .filter((file) => file.endsWith('.ts'))
+      .map((file) => readFileSync(new URL(`../providers/${type}/${file}`, import.meta.url), 'utf8'))
+      .join('\n'),
   }));
 
   it('has lru-cache as the core’s only runtime dependency', () => {

@@ -3,9 +3,10 @@
  * (tsx) rewrites functions in ways that change what a microsecond benchmark measures.
  */
 import { benchCore } from './core.js';
+import { benchKeepass } from './keepass.js';
 
 const only = process.argv[2];
-const benches: Record<string, () => Promise<void>> = { core: benchCore };
+const benches: Record<string, () => Promise<void>> = { core: benchCore, keepass: benchKeepass };
 for (const [name, bench] of Object.entries(benches)) {
   if (!only || only === name) await bench();
 }

@@ -1,0 +1,283 @@
+/**
+ * Opening a KeePass file (read-only) and indexing it for lookups. The file is read whole, checked against a
+ * stat taken before and after, and parsed by kdbxweb; failures are told apart (wrong credentials, truncated,
+ * corrupt, foreign file, unsupported cipher) and never echo a value.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import type * as Kdbxweb from 'kdbxweb';
+import { SecretbindError, type EntryReference } from 'secretbind';
+
+export type KdbxwebModule = typeof Kdbxweb;
+
+/** What identifies one version of the file on disk: a save by rename changes the inode, an in-place write the mtime or size. */
+export interface FileSignature {
+  mtimeNs: bigint;
+  size: bigint;
+  ino: bigint;
+}
+
+export interface OpenRequest {
+  path: string;
+  keyfilePath: string | undefined;
+  /** The master password, already read from its environment variable; undefined for key-file-only databases. */
+  password: string | undefined;
+  /** Named in AUTH_FAILED messages. */
+  passwordEnv: string | undefined;
+}
+
+const TYPE = 'keepass';
+const STANDARD_FIELDS = ['Title', 'UserName', 'Password', 'URL', 'Notes'] as const;
+const STANDARD_BY_LOWER = new Map<string, string>(STANDARD_FIELDS.map((name) => [name.toLowerCase(), name]));
+const CIPHERS: Record<string, string> = {
+  '31c1f2e6bf714350be5805216afc5aff': 'AES-256',
+  d6038a2b8b6f4cb5a524339a31dbb59a: 'ChaCha20',
+  ad68f29f576f4bb9a36ad47af965346c: 'Twofish',
+};
+const KDFS: Record<string, string> = {
+  c9d9f39a628a4460bf740d08c18a4fea: 'AES-KDF',
+  '7c02bb8279a74ac0927d114a00648238': 'AES-KDF',
+  ef636ddf8c29444b91f7a9a403e30a0c: 'Argon2d',
+  '9e298b1956db4773b23dfc3ec6f0a1e6': 'Argon2id',
+};
+
+export async function signatureOf(path: string): Promise<FileSignature> {
+  try {
+    const info = await stat(path, { bigint: true });
+    if (!info.isFile()) throw fileProblem(path, 'is not a regular file');
+    return { mtimeNs: info.mtimeNs, size: info.size, ino: info.ino };
+  } catch (error) {
+    throw asFileError(error, path);
+  }
+}
+
+export function sameSignature(a: FileSignature, b: FileSignature): boolean {
+  return a.mtimeNs === b.mtimeNs && a.size === b.size && a.ino === b.ino;
+}
+
+/**
+ * Reads the file once and checks it did not change while being read; returns the bytes and the signature they
+ * belong to, or undefined when the file changed underneath (the caller retries).
+ */
+export async function readStable(path: string, before: FileSignature): Promise<{ bytes: Buffer; signature: FileSignature } | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw asFileError(error, path);
+  }
+  const after = await signatureOf(path);
+  return sameSignature(before, after) && BigInt(bytes.length) === after.size ? { bytes, signature: after } : undefined;
+}
+
+/** Decrypts the bytes. Errors are mapped; `transient` marks failures a half-written file could cause. */
+export async function decrypt(kdbxweb: KdbxwebModule, bytes: Buffer, request: OpenRequest): Promise<Kdbxweb.Kdbx> {
+  const where = { storeType: TYPE };
+  if (bytes.length === 0) throw fileProblem(request.path, 'is empty (0 bytes)');
+  let keyfile: ArrayBuffer | undefined;
+  if (request.keyfilePath !== undefined) {
+    try {
+      keyfile = toArrayBuffer(await readFile(request.keyfilePath));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new SecretbindError('CONFIG_INVALID', `KeePass key file ${request.keyfilePath} cannot be read (${code ?? 'error'}): check keyfile_path.`, { ...where, cause: error });
+    }
+  }
+  const credentials = new kdbxweb.Credentials(request.password === undefined ? null : kdbxweb.ProtectedValue.fromString(request.password), keyfile ?? null);
+  await credentials.ready;
+  try {
+    return await kdbxweb.Kdbx.load(toArrayBuffer(bytes), credentials);
+  } catch (error) {
+    throw mapKdbxError(error, bytes, request);
+  }
+}
+
+function mapKdbxError(error: unknown, bytes: Buffer, request: OpenRequest): SecretbindError {
+  if (error instanceof SecretbindError) return error;
+  const code = (error as { code?: unknown }).code;
+  const header = sniffHeader(bytes);
+  const where = { storeType: TYPE, cause: error };
+  switch (code) {
+    case 'InvalidKey':
+      // kdbxweb also says InvalidKey when the file ends inside the header HMAC: a cut file, not a wrong password.
+      if (header.truncated) return fileProblem(request.path, 'is truncated (it ends before its encrypted data)', error);
+      return new SecretbindError(
+        'AUTH_FAILED',
+        `KeePass rejected the credentials for ${request.path}: check ${[request.passwordEnv ? `$${request.passwordEnv}` : undefined, request.keyfilePath ? `the key file ${request.keyfilePath}` : 'the key file'].filter(Boolean).join(' and ')}.`,
+        where,
+      );
+    case 'BadSignature':
+      return fileProblem(request.path, 'is not a KeePass database (bad signature)', error);
+    case 'InvalidVersion':
+      return fileProblem(request.path, 'has a KDBX version this reader does not support', error);
+    case 'Unsupported':
+      return fileProblem(request.path, `uses the ${header.cipher ?? 'unknown'} cipher, which this reader (kdbxweb) does not support: re-save it with AES-256 or ChaCha20`, error);
+    case 'FileCorrupt':
+      return fileProblem(request.path, `is corrupt or truncated (${(error as Error).message.replace(/^Error FileCorrupt:?\s*/, '') || 'integrity check failed'})`, error);
+    default:
+      return new SecretbindError('BACKEND_UNAVAILABLE', `Opening KeePass file ${request.path} failed unexpectedly (${(error as Error)?.name ?? typeof error}); see error.cause.`, where);
+  }
+}
+
+export interface HeaderFacts {
+  format: string | undefined;
+  cipher: string | undefined;
+  kdf: string | undefined;
+  /** The file ends before the first encrypted block could start. */
+  truncated: boolean;
+}
+
+/** Reads the unencrypted header: version, cipher and KDF names, and whether the file is cut short. */
+export function sniffHeader(bytes: Buffer): HeaderFacts {
+  const facts: HeaderFacts = { format: undefined, cipher: undefined, kdf: undefined, truncated: false };
+  if (bytes.length < 12) return { ...facts, truncated: true };
+  const minor = bytes.readUInt16LE(8);
+  const major = bytes.readUInt16LE(10);
+  facts.format = `KDBX ${major}.${minor}`;
+  const lengthBytes = major >= 4 ? 4 : 2;
+  let offset = 12;
+  for (;;) {
+    if (offset + 1 + lengthBytes > bytes.length) return { ...facts, truncated: true };
+    const id = bytes[offset] as number;
+    const length = lengthBytes === 4 ? bytes.readUInt32LE(offset + 1) : bytes.readUInt16LE(offset + 1);
+    const start = offset + 1 + lengthBytes;
+    if (start + length > bytes.length) return { ...facts, truncated: true };
+    const value = bytes.subarray(start, start + length);
+    if (id === 2 && length === 16) facts.cipher = CIPHERS[value.toString('hex')] ?? `unknown cipher ${value.toString('hex')}`;
+    if (id === 3 && major < 4) facts.kdf = 'AES-KDF';
+    if (id === 11) facts.kdf = kdfFromDictionary(value);
+    offset = start + length;
+    if (id === 0) break;
+  }
+  // KDBX 4: header SHA-256 and HMAC (64 bytes), then at least one HMAC block (32-byte HMAC, 4-byte length).
+  const minimumData = major >= 4 ? 64 + 36 : 16;
+  facts.truncated = bytes.length < offset + minimumData;
+  return facts;
+}
+
+function kdfFromDictionary(dictionary: Buffer): string | undefined {
+  const at = dictionary.indexOf('$UUID');
+  if (at < 0 || at + 5 + 4 + 16 > dictionary.length) return undefined;
+  const uuid = dictionary.subarray(at + 5 + 4, at + 5 + 4 + 16).toString('hex');
+  return KDFS[uuid] ?? `unknown KDF ${uuid}`;
+}
+
+/** One entry as lookups see it; values stay in kdbxweb's protected form until read. */
+interface IndexedEntry {
+  path: string;
+  uuid: string;
+  fields: ReadonlyMap<string, string | Kdbxweb.ProtectedValue>;
+}
+
+/** Everything a lookup needs, built once per open: no tree walk per lookup. */
+export class DatabaseIndex {
+  readonly #byPath = new Map<string, IndexedEntry[]>();
+  readonly #byUuid = new Map<string, IndexedEntry>();
+  readonly #ordered: IndexedEntry[] = [];
+  readonly rootName: string;
+  readonly facts: { format: string; kdf: string; cipher: string; entries: number };
+
+  constructor(db: Kdbxweb.Kdbx, header: HeaderFacts) {
+    const root = db.getDefaultGroup();
+    this.rootName = root.name ?? '';
+    const recycleBin = db.meta.recycleBinEnabled === false ? undefined : db.meta.recycleBinUuid?.id;
+    const walk = (group: Kdbxweb.KdbxGroup, segments: string[], display: string[]): void => {
+      if (recycleBin && group.uuid.id === recycleBin && group !== root) return; // never match deleted entries
+      for (const entry of group.entries) {
+        const title = fieldText(entry.fields.get('Title'));
+        const indexed: IndexedEntry = { path: [...display, title].join('/'), uuid: Buffer.from(entry.uuid.id, 'base64').toString('hex'), fields: entry.fields };
+        const key = [...segments, title].join('\u0000');
+        const same = this.#byPath.get(key);
+        if (same) same.push(indexed);
+        else this.#byPath.set(key, [indexed]);
+        this.#byUuid.set(indexed.uuid, indexed);
+        this.#ordered.push(indexed);
+      }
+      for (const child of group.groups) walk(child, [...segments, child.name ?? ''], [...display, child.name ?? '']);
+    };
+    walk(root, [], [this.rootName]);
+    this.facts = {
+      format: `KDBX ${db.header.versionMajor}.${db.header.versionMinor}`,
+      kdf: header.kdf ?? 'unknown',
+      cipher: header.cipher ?? 'unknown',
+      entries: this.#ordered.length,
+    };
+  }
+
+  /** The value of a reference's field; the root group's name may be given or left out. */
+  lookup(ref: EntryReference): string {
+    const matches = new Set(this.#byPath.get(ref.segments.join('\u0000')) ?? []);
+    if (ref.segments.length > 1 && ref.segments[0] === this.rootName) {
+      for (const entry of this.#byPath.get(ref.segments.slice(1).join('\u0000')) ?? []) matches.add(entry);
+    }
+    if (matches.size === 0) throw new SecretbindError('ENTRY_NOT_FOUND', `No KeePass entry at ${JSON.stringify(ref.segments.join('/'))} (outside the recycle bin).`, { storeType: TYPE });
+    if (matches.size > 1) {
+      const listed = [...matches].map((entry) => `${entry.path} [${entry.uuid}]`).join(', ');
+      throw new SecretbindError('ENTRY_AMBIGUOUS', `${matches.size} KeePass entries share the path ${JSON.stringify(ref.segments.join('/'))}: ${listed}. Rename one or move it.`, { storeType: TYPE });
+    }
+    const [entry] = matches as Set<IndexedEntry> & { size: 1 };
+    return this.#field(entry!, ref.field ?? 'Password', new Set());
+  }
+
+  #field(entry: IndexedEntry, requested: string, visiting: Set<string>): string {
+    const name = STANDARD_BY_LOWER.get(requested.toLowerCase()) ?? requested;
+    const raw = entry.fields.get(name);
+    if (raw === undefined) {
+      if (STANDARD_BY_LOWER.has(requested.toLowerCase())) return ''; // KeePass treats an absent standard field as empty
+      const custom = [...entry.fields.keys()].filter((key) => !STANDARD_BY_LOWER.has(key.toLowerCase()));
+      throw new SecretbindError('FIELD_NOT_FOUND', `KeePass entry ${entry.path} has no field ${JSON.stringify(requested)} (custom fields: ${custom.join(', ') || 'none'}).`, { storeType: TYPE });
+    }
+    const text = fieldText(raw);
+    return text.includes('{REF:') ? this.#resolveReferences(entry, name, text, visiting) : text;
+  }
+
+  /** KeePass field references, `{REF:<wanted>@<search in>:<text>}`; cycles are refused, not followed. */
+  #resolveReferences(entry: IndexedEntry, field: string, text: string, visiting: Set<string>): string {
+    const key = `${entry.uuid}/${field}`;
+    if (visiting.has(key)) throw new SecretbindError('CONFIG_INVALID', `The field references of KeePass entry ${entry.path} form a cycle.`, { storeType: TYPE });
+    const next = new Set(visiting).add(key);
+    return text.replace(/\{REF:([TUPANI])@([TUPANIO]):([^}]*)\}/gi, (placeholder, wanted: string, searchIn: string, term: string) => {
+      const target = this.#findReferenced(searchIn.toUpperCase(), term);
+      if (!target) throw new SecretbindError('ENTRY_NOT_FOUND', `KeePass entry ${entry.path} refers to ${placeholder}, which matches no entry.`, { storeType: TYPE });
+      const code = wanted.toUpperCase();
+      return code === 'I' ? target.uuid.toUpperCase() : this.#field(target, REFERENCE_FIELDS[code] as string, next);
+    });
+  }
+
+  #findReferenced(searchIn: string, term: string): IndexedEntry | undefined {
+    if (searchIn === 'I') return this.#byUuid.get(term.toLowerCase());
+    // Matching as KeePassXC does: the first entry, in tree order, whose field equals the text.
+    return this.#ordered.find((candidate) => {
+      if (searchIn === 'O') return [...candidate.fields].some(([name, value]) => !STANDARD_BY_LOWER.has(name.toLowerCase()) && fieldText(value) === term);
+      return fieldText(candidate.fields.get(REFERENCE_FIELDS[searchIn] as string)) === term;
+    });
+  }
+}
+
+const REFERENCE_FIELDS: Record<string, string> = { T: 'Title', U: 'UserName', P: 'Password', A: 'URL', N: 'Notes' };
+
+function fieldText(value: string | Kdbxweb.ProtectedValue | undefined): string {
+  if (value === undefined) return '';
+  return typeof value === 'string' ? value : value.getText();
+}
+
+function fileProblem(path: string, problem: string, cause?: unknown): SecretbindError {
+  return new SecretbindError('CONFIG_INVALID', `KeePass file ${path} ${problem}.`, { storeType: TYPE, cause });
+}
+
+function asFileError(error: unknown, path: string): SecretbindError {
+  if (error instanceof SecretbindError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  const problem =
+    code === 'ENOENT'
+      ? 'does not exist: check kdbx_path'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'cannot be read by this process (permission denied)'
+        : code === 'EISDIR'
+          ? 'is a directory, not a file'
+          : `cannot be read (${code ?? 'error'})`;
+  return fileProblem(path, problem, error);
+}
+
+function toArrayBuffer(bytes: Buffer): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}

@@ -1,0 +1,3 @@
+import { describeManifest } from './manifest.js';
+
+describeManifest('node-rs');
