@@ -19,3 +19,4 @@ export type { SecretProvider, ResolveContext, ProviderValue, ProviderSettled, Pr
 export { validateStoreFields, BUILT_IN_STORE_TYPES } from './store-fields.js';
 export type { ValidateStoreOptions } from './store-fields.js';
 export { peerLoader, missingPeer } from './peer.js';
+export { abortableDelay, untilAborted } from './abort.js';

@@ -6,6 +6,7 @@ import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import * as secretbind from 'secretbind';
 import {
+  abortableDelay,
   checkBinding,
   createSecretResolver,
   decryptLocalPassword,
@@ -21,6 +22,7 @@ import {
   peerLoader,
   referencePath,
   SecretbindError,
+  untilAborted,
   validateStoreFields,
   wrapAccountLookup,
   type SecretEvent,
@@ -145,6 +147,10 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     await failing(() => formatReference([]));
     await failing(() => peerLoader('keepass', 'no-such-package-secretbind', undefined, () => import('no-such-package-secretbind' as string))());
     record(missingPeer('vault', 'node-vault', 'npm install node-vault'));
+    const controller = new AbortController();
+    const waiting = untilAborted(abortableDelay(10_000, controller.signal), controller.signal);
+    controller.abort(new SecretbindError('TIMEOUT', 'deadline'));
+    await failing(() => waiting);
     // toJSON names the cause's class only: a cause's message is not ours to vouch for.
     outputs.push(JSON.stringify(new SecretbindError('BACKEND_UNAVAILABLE', 'x', { cause: new Error(CANARY) })));
   });
@@ -153,7 +159,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     const covered = new Set([
       'createSecretResolver', 'wrapAccountLookup', 'MemoryBindingRepository', 'checkBinding', 'parseReference', 'formatReference',
       'referencePath', 'SecretbindError', 'isSecretbindError', 'formatEvent', 'encryptLocalPassword', 'decryptLocalPassword',
-      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer',
+      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'untilAborted',
     ]);
     const functions = Object.entries(secretbind).filter(([, value]) => typeof value === 'function').map(([name]) => name);
     expect(functions.filter((name) => !covered.has(name))).toEqual([]);

@@ -3,7 +3,7 @@
  * Peers: kdbxweb, with @node-rs/argon2 (or hash-wasm) for Argon2. Freshness: each lookup stats the file; the
  * decrypted file is reused while unchanged, for at most `cacheTtlMs`, and concurrent lookups share one open.
  */
-import { peerLoader, SecretbindError, validateStoreFields, type ProviderSettled, type ResolveContext, type SecretProvider, type SecretStore } from 'secretbind';
+import { abortableDelay, peerLoader, SecretbindError, untilAborted, validateStoreFields, type ProviderSettled, type ResolveContext, type SecretProvider, type SecretStore } from 'secretbind';
 import { argon2For, type Argon2Choice } from './argon2.js';
 import { DatabaseCache, type OpenDatabase } from './cache.js';
 import { DatabaseIndex, decrypt, readStable, sameSignature, signatureOf, sniffHeader, type FileSignature, type KdbxwebModule, type OpenRequest } from './database.js';
@@ -96,7 +96,7 @@ export function keepass(options: KeepassOptions = {}): KeepassProvider {
           return { index, signature: read.signature, openedAt: now() };
         } catch (error) {
           if (attempt >= attempts || (error as SecretbindError).code === 'DEPENDENCY_MISSING') throw error;
-          await pause(pauseMs, ctx.signal);
+          await abortableDelay(pauseMs, ctx.signal);
           const current = await signatureOf(request.path);
           if (sameSignature(current, read.signature)) throw error; // the file is stable: the failure is real
           ctx.emit({ level: 'warn', message: 'KeePass file changed while it was read; reading it again', detail: { path: request.path, attempt } });
@@ -104,7 +104,7 @@ export function keepass(options: KeepassOptions = {}): KeepassProvider {
         }
       } else {
         if (attempt >= attempts) throw new SecretbindError('CONFIG_INVALID', `KeePass file ${request.path} kept changing while it was read (${attempts} attempts); is something rewriting it continuously?`, { storeType: TYPE });
-        await pause(pauseMs, ctx.signal);
+        await abortableDelay(pauseMs, ctx.signal);
         signature = await signatureOf(request.path);
       }
     }
@@ -169,37 +169,4 @@ function openRequest(store: SecretStore, env: Readonly<Record<string, string | u
     password,
     passwordEnv,
   };
-}
-
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

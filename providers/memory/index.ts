@@ -4,9 +4,11 @@
  * and count reads per reference.
  */
 import {
+  abortableDelay,
   formatReference,
   parseReference,
   SecretbindError,
+  untilAborted,
   validateStoreFields,
   type EntryReference,
   type ProviderSettled,
@@ -101,7 +103,7 @@ export function memory(options: MemoryOptions = {}): MemoryProvider {
       validateStoreFields(store);
     },
     async resolve(_store, ref, ctx) {
-      if (latencyMs > 0) await delay(latencyMs, ctx.signal);
+      if (latencyMs > 0) await abortableDelay(latencyMs, ctx.signal);
       return read(ref, ctx);
     },
     set(path, entry) {
@@ -142,7 +144,7 @@ export function memory(options: MemoryOptions = {}): MemoryProvider {
   if (options.bulk !== false) {
     provider.resolveMany = async (_store, refs, ctx) => {
       bulkCalls++;
-      if (latencyMs > 0) await delay(latencyMs, ctx.signal);
+      if (latencyMs > 0) await abortableDelay(latencyMs, ctx.signal);
       const answers = new Map<string, ProviderSettled>();
       await Promise.all(
         refs.map(async (ref) => {
@@ -188,23 +190,5 @@ function take(counters: Map<string, number>, key: string): boolean {
 }
 
 function waitForAbort(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-  });
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+  return untilAborted(new Promise<never>(() => {}), signal);
 }
