@@ -3,18 +3,28 @@ import { defineConfig } from 'tsup';
 /** Provider entry points: each is its own subpath, `secretbind/providers/<type>`. */
 export const PROVIDERS = ['envvar', 'keepass', 'memory'] as const;
 
-export default defineConfig({
-  entry: {
-    index: 'src/index.ts',
-    ...Object.fromEntries(PROVIDERS.map((type) => [`providers/${type}/index`, `providers/${type}/index.ts`])),
+/** Libraries that stay imports: the package itself (one copy of SecretbindError for every entry) and the peers. */
+const external = ['secretbind', 'kdbxweb', '@node-rs/argon2', 'hash-wasm'];
+
+export default defineConfig([
+  {
+    entry: {
+      index: 'src/index.ts',
+      ...Object.fromEntries(PROVIDERS.map((type) => [`providers/${type}/index`, `providers/${type}/index.ts`])),
+    },
+    format: ['esm', 'cjs'],
+    dts: true,
+    target: 'node20',
+    platform: 'node',
+    splitting: false,
+    external,
   },
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
-  target: 'node20',
-  platform: 'node',
-  sourcemap: false,
-  splitting: false,
-  // Providers import the core by its package name, so every entry shares one copy of SecretbindError.
-  external: ['secretbind', 'kdbxweb', '@node-rs/argon2', 'hash-wasm'],
-});
+  {
+    // The command: ESM only, it uses top-level await.
+    entry: { bin: 'src/bin.ts' },
+    format: ['esm'],
+    target: 'node20',
+    platform: 'node',
+    external: [...external, /^secretbind\//],
+  },
+]);

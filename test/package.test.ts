@@ -2,7 +2,7 @@
  * Packs the package as npm would publish it, installs the tarball into a fresh project and uses it from both
  * module systems: core and a provider, with one SecretbindError class shared across entry points.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +37,8 @@ describe('Package: the packed tarball', () => {
     npm(['pack', '--pack-destination', project], root);
     const tarball = readdirSync(project).find((file) => file.endsWith('.tgz'))!;
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
-    npm(['install', '--no-audit', '--no-fund', '--prefer-offline', join(project, tarball)], project);
+    // kdbxweb and @node-rs/argon2 are the keepass store's optional peers; the command uses them below.
+    npm(['install', '--no-audit', '--no-fund', '--prefer-offline', join(project, tarball), 'kdbxweb@2.1.1', '@node-rs/argon2@2.2.1'], project);
   }, 180_000);
   afterAll(() => rmSync(project, { recursive: true, force: true }));
 
@@ -63,9 +64,37 @@ const { envvar } = require('secretbind/providers/envvar');
     expect(JSON.parse(execFileSync('node', ['cjs.cjs'], { cwd: project, encoding: 'utf8' }))).toEqual(EXPECTED);
   });
 
+  it('runs the secretbind command through npx: help, check and resolve over envvar and keepass stores', () => {
+    const config = join(project, 'config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        stores: [
+          { name: 'env', type: 'envvar' },
+          { name: 'kp', type: 'keepass', kdbx_path: join(root, 'test/fixtures/keepass/kdbx4-argon2id-chacha20.kdbx'), master_password_env: 'KEEPASS_MASTER' },
+        ],
+        bindings: [
+          { account: 'netbox', store: 'env', entry: 'NETBOX_PASSWORD' },
+          { account: 'checkmk-prod', store: 'kp', entry: 'Root/Infrastructure/checkmk-prod' },
+        ],
+      }),
+    );
+    const env = { ...process.env, KEEPASS_MASTER: 'correct horse battery staple', NETBOX_PASSWORD: 'env-secret' };
+    const secretbind = (args: string[], extraEnv: Record<string, string | undefined> = {}) =>
+      spawnSync('npx', ['--no-install', 'secretbind', ...args], { cwd: project, encoding: 'utf8', env: { ...env, ...extraEnv } });
+    expect(secretbind(['--help'])).toMatchObject({ status: 0, stdout: expect.stringContaining('Usage: secretbind <command>') });
+    const check = secretbind(['check', '--config', config]);
+    expect(check.status, check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/checkmk-prod\s+kp\s+keepass\s+ok/);
+    expect(secretbind(['resolve', 'checkmk-prod', '--config', config, '--reveal'])).toMatchObject({ status: 0, stdout: 'Ch3ck-MK!prod#2026\n' });
+    expect(secretbind(['resolve', 'checkmk-prod', '--config', config]).stdout).not.toContain('Ch3ck-MK');
+    expect(secretbind(['check', '--config', config], { NETBOX_PASSWORD: undefined })).toMatchObject({ status: 1, stdout: expect.stringContaining('ENTRY_NOT_FOUND') });
+    expect(secretbind(['check', '--config', join(project, 'missing.json')])).toMatchObject({ status: 2, stderr: expect.stringContaining('error CONFIG_INVALID') });
+  });
+
   it('ships the build, types, README and CHANGELOG, and no sources or tests', () => {
     const files = execFileSync('tar', ['-tzf', readdirSync(project).find((file) => file.endsWith('.tgz'))!], { cwd: project, encoding: 'utf8' }).split('\n');
-    expect(files).toEqual(expect.arrayContaining(['package/dist/index.js', 'package/dist/index.cjs', 'package/dist/index.d.ts', 'package/dist/index.d.cts', 'package/README.md', 'package/CHANGELOG.md']));
+    expect(files).toEqual(expect.arrayContaining(['package/dist/bin.js', 'package/dist/index.js', 'package/dist/index.cjs', 'package/dist/index.d.ts', 'package/dist/index.d.cts', 'package/README.md', 'package/CHANGELOG.md']));
     expect(files.filter((file) => file.startsWith('package/src/') || file.startsWith('package/test/'))).toEqual([]);
   });
 });

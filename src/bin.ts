@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+/** The `secretbind` executable: wires the command line to the real process. */
+import { main } from './cli.js';
+
+/** Reads stdin to its end; on a terminal, prompts and reads one line without echo. */
+function readSecret(): Promise<string> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      stdin.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      stdin.on('error', reject);
+    });
+  }
+  process.stderr.write('Password: ');
+  return new Promise((resolve, reject) => {
+    let typed = '';
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.setEncoding('utf8');
+    const onData = (text: string): void => {
+      for (const char of text) {
+        if (char === '\r' || char === '\n') {
+          finish();
+          return resolve(typed);
+        }
+        if (char === '\u0003') {
+          finish();
+          return reject(Object.assign(new Error('interrupted'), { code: 'ABORT_ERR' }));
+        }
+        typed = char === '\u007f' || char === '\b' ? typed.slice(0, -1) : typed + char;
+      }
+    };
+    const finish = (): void => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+    };
+    stdin.on('data', onData);
+  });
+}
+
+process.exitCode = await main(process.argv.slice(2), {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  readSecret,
+  env: process.env,
+  stderrIsTerminal: Boolean(process.stderr.isTTY),
+});

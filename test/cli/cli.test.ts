@@ -1,0 +1,98 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { decryptLocalPassword, encryptLocalPassword, generateFernetKey } from 'secretbind';
+import { main } from '../../src/cli.js';
+
+const KDBX = fileURLToPath(new URL('../fixtures/keepass/kdbx4-argon2id-chacha20.kdbx', import.meta.url));
+const KEY = generateFernetKey();
+
+function configFile(config: unknown): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'secretbind-cli-')), 'config.json');
+  writeFileSync(path, typeof config === 'string' ? config : JSON.stringify(config));
+  return path;
+}
+
+const CONFIG = {
+  stores: [
+    { name: 'env', type: 'envvar' },
+    { name: 'kp', type: 'keepass', kdbx_path: KDBX, master_password_env: 'KEEPASS_MASTER' },
+  ],
+  bindings: [
+    { account: 'checkmk-prod', store: 'kp', entry: 'Root/Infrastructure/checkmk-prod' },
+    { account: 'netbox', store: 'env', entry: 'NETBOX_PASSWORD' },
+  ],
+  accounts: [{ name: 'legacy', password: encryptLocalPassword('local-secret', KEY) }],
+};
+const ENV = { KEEPASS_MASTER: 'correct horse battery staple', NETBOX_PASSWORD: 'env-secret', CRYPTOGRAPHY_KEY: KEY };
+
+async function run(argv: string[], options: { env?: Record<string, string>; stdin?: string } = {}) {
+  let stdout = '';
+  let stderr = '';
+  const status = await main(argv, {
+    stdout: (text) => void (stdout += text),
+    stderr: (text) => void (stderr += text),
+    readSecret: async () => options.stdin ?? '',
+    env: options.env ?? ENV,
+    stderrIsTerminal: false,
+  });
+  return { status, stdout, stderr };
+}
+
+describe('Command: secretbind', () => {
+  it('prints help and exits 0, or 2 without a command', async () => {
+    expect(await run(['--help'])).toMatchObject({ status: 0, stdout: expect.stringContaining('Usage: secretbind <command>') });
+    expect((await run([])).status).toBe(2);
+    expect(await run(['check', '--help'])).toMatchObject({ status: 0, stdout: expect.stringContaining('secretbind check --config FILE') });
+    expect(await run(['frobnicate'])).toMatchObject({ status: 2, stderr: expect.stringContaining('error USAGE: unknown command') });
+  });
+
+  it('checks every binding, one line each, exit 0 when all pass and 1 when any fails', async () => {
+    const ok = await run(['check', '--config', configFile(CONFIG)]);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/checkmk-prod\s+kp\s+keepass\s+ok/);
+    expect(ok.stdout).toMatch(/netbox\s+env\s+envvar\s+ok/);
+    const failing = await run(['check', '--config', configFile(CONFIG)], { env: { ...ENV, NETBOX_PASSWORD: undefined as unknown as string } });
+    expect(failing.status).toBe(1);
+    expect(failing.stdout).toMatch(/netbox\s+env\s+envvar\s+error\s+ENTRY_NOT_FOUND/);
+    const json = JSON.parse((await run(['check', '--config', configFile(CONFIG), '--json'])).stdout) as { ok: boolean };
+    expect(json.ok).toBe(true);
+    for (const output of [ok.stdout, failing.stdout]) expect(output).not.toMatch(/Ch3ck-MK|env-secret/);
+  });
+
+  it('says where a value comes from without printing it, and prints it alone with --reveal', async () => {
+    const config = configFile(CONFIG);
+    const told = await run(['resolve', 'checkmk-prod', '--config', config]);
+    expect(told).toMatchObject({ status: 0, stdout: 'checkmk-prod: resolved from keepass store kp, entry Root/Infrastructure/checkmk-prod\n' });
+    expect((await run(['resolve', 'checkmk-prod', '--config', config, '--reveal'])).stdout).toBe('Ch3ck-MK!prod#2026\n');
+    expect((await run(['resolve', 'legacy', '--config', config])).stdout).toBe('legacy: resolved from its local password\n');
+    expect(JSON.parse((await run(['resolve', 'legacy', '--config', config, '--json'])).stdout)).toEqual({ account: 'legacy', source: 'local', hasValue: true });
+  });
+
+  it('explains an account', async () => {
+    const result = await run(['explain', 'netbox', '--config', configFile(CONFIG), '--json']);
+    expect(JSON.parse(result.stdout)).toMatchObject({ account: 'netbox', source: 'store', binding: { store: 'env', entry: 'NETBOX_PASSWORD' } });
+  });
+
+  it('reports errors as "error CODE: message" with exit 1, and bad configuration with exit 2 naming the place', async () => {
+    const failed = await run(['resolve', 'netbox', '--config', configFile(CONFIG)], { env: {} });
+    expect(failed).toMatchObject({ status: 1, stderr: expect.stringMatching(/^error ENTRY_NOT_FOUND: Environment variable NETBOX_PASSWORD/) });
+    const bad = await run(['check', '--config', configFile({ stores: [{ name: 'v', type: 'vault', vault_url: 'nope' }], bindings: [] })]);
+    expect(bad).toMatchObject({ status: 2, stderr: expect.stringContaining('error CONFIG_INVALID: ') });
+    expect(bad.stderr).toContain('stores[0].vault_url: expected an http(s) URL');
+    expect((await run(['check', '--config', configFile('{ not json')])).status).toBe(2);
+    expect((await run(['check'])).stderr).toContain('--config FILE is required');
+    expect((await run(['resolve', '--config', configFile(CONFIG)])).status).toBe(2);
+  });
+
+  it('makes keys, and tokens from a password read on stdin', async () => {
+    const key = (await run(['keygen'])).stdout.trim();
+    expect(key).toMatch(/^[A-Za-z0-9_-]{43}=$/);
+    const token = (await run(['encrypt'], { env: { CRYPTOGRAPHY_KEY: key }, stdin: 'typed password\n' })).stdout.trim();
+    expect(decryptLocalPassword(token, key)).toBe('typed password');
+    const other = await run(['encrypt', '--key-env', 'OTHER_KEY'], { env: { CRYPTOGRAPHY_KEY: key }, stdin: 'x' });
+    expect(other).toMatchObject({ status: 1, stderr: expect.stringContaining('error LOCAL_KEY_MISSING: $OTHER_KEY is not set') });
+  });
+});
