@@ -103,7 +103,7 @@ function keyCode(local: Explanation['local']): Pick<Explanation, 'code'> {
 }
 
 /** @internal */
-export async function checkBindings(engine: Engine, options: CheckOptions = {}): Promise<CheckReport> {
+export async function checkBindings(engine: Engine, options: CheckOptions = {}, concurrency = 8): Promise<CheckReport> {
   const { repository } = engine;
   if (typeof repository.listStores !== 'function' || typeof repository.listBindings !== 'function') {
     throw new SecretbindError('CONFIG_INVALID', 'check() needs a repository with listStores() and listBindings().');
@@ -116,7 +116,7 @@ export async function checkBindings(engine: Engine, options: CheckOptions = {}):
   const bindingReports: BindingReport[] = bindings.map((binding) => checkBinding(engine, binding, storeByName.get(binding.store), failedStores.get(binding.store)));
   if (options.resolveEntries) {
     const toRead = bindingReports.filter((report) => report.status === 'ok').map((report) => ({ name: report.account }));
-    const results = await resolveBulk(engine, toRead, { concurrency: 8 });
+    const results = await resolveBulk(engine, toRead, { concurrency });
     for (const report of bindingReports) {
       const result = results.get(report.account);
       if (result && !result.ok) Object.assign(report, { status: 'error', code: result.error.code, message: result.error.message });

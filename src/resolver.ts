@@ -102,7 +102,7 @@ export function createSecretResolver(options: SecretResolverOptions): SecretReso
     resolvePassword: (account) => resolvePassword(engine, account),
     resolvePasswords: (accounts, bulkOptions) => resolveBulk(engine, accounts, { concurrency, ...bulkOptions }),
     explain: (account) => explainAccount(engine, typeof account === 'string' ? { name: account } : account),
-    check: (checkOptions) => checkBindings(engine, checkOptions),
+    check: (checkOptions) => checkBindings(engine, checkOptions, concurrency),
     close: () => engine.close(),
   };
 }
