@@ -1,8 +1,12 @@
 import type { Account } from './bindings.js';
 import type { SecretResolver } from './resolver.js';
 
-/** An account as plugins see it after wrapping: `password` holds the resolved plaintext (or null). */
-export type ResolvedAccount<A extends Account> = Omit<A, 'password'> & { password: string | null };
+/**
+ * An account as plugins see it after wrapping: `password` holds the resolved plaintext (or null).
+ * A key-remapping mapped type, not `Omit`: `Omit` over a type with an index signature (as `Account` has) would drop
+ * every named property.
+ */
+export type ResolvedAccount<A extends Account> = { [K in keyof A as K extends 'password' ? never : K]: A[K] } & { password: string | null };
 
 /**
  * Wraps an application's account lookup so plugins receive the resolved password without changing their code:

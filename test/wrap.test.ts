@@ -14,6 +14,14 @@ describe('Function: wrapAccountLookup', () => {
   const resolver = createSecretResolver({ repository, providers: [memory({ entries: { 'prod/checkmk': 'from-store' } })], cryptographyKey: KEY });
   const getAccount = wrapAccountLookup(async (name: string) => table.get(name), resolver);
 
+  it('keeps the named fields of the application record in its type', async () => {
+    const account = await getAccount('cmk');
+    // These lines fail the type check if ResolvedAccount loses named properties.
+    const url: string | undefined = account?.url;
+    const password: string | null | undefined = account?.password;
+    expect([url, password]).toEqual(['https://cmk', 'from-store']);
+  });
+
   it('gives plugins the bound value or the decrypted local password, other fields unchanged', async () => {
     expect(await getAccount('cmk')).toMatchObject({ name: 'cmk', url: 'https://cmk' });
     expect((await getAccount('cmk'))?.password).toBe('from-store');

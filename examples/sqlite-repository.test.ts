@@ -1,0 +1,57 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createSecretResolver, encryptLocalPassword, generateFernetKey, SecretbindError } from 'secretbind';
+import { envvar } from 'secretbind/providers/envvar';
+import { SqliteBindingRepository } from './sqlite-repository.js';
+
+const KEY = generateFernetKey();
+
+function repository() {
+  return new SqliteBindingRepository(join(mkdtempSync(join(tmpdir(), 'secretbind-sqlite-')), 'bindings.db'));
+}
+
+function failure(run: () => unknown): SecretbindError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(SecretbindError);
+    return error as SecretbindError;
+  }
+  throw new Error('expected a SecretbindError');
+}
+
+describe('Example: sqlite-repository', () => {
+  it('backs a resolver, including disabled bindings and stores', async () => {
+    const db = repository()
+      .putStore({ name: 'env', type: 'envvar' })
+      .putBinding({ account: 'checkmk-prod', store: 'env', entry: 'CMK_PROD_PASSWORD' })
+      .putBinding({ account: 'paused', store: 'env', entry: 'CMK_PROD_PASSWORD', enabled: false });
+    const resolver = createSecretResolver({ repository: db, providers: [envvar({ env: { CMK_PROD_PASSWORD: 'from-env' } })], cryptographyKey: KEY });
+    expect(await resolver.resolvePassword({ name: 'checkmk-prod' })).toBe('from-env');
+    expect(await resolver.resolvePassword({ name: 'paused', password: encryptLocalPassword('local', KEY) })).toBe('local');
+    expect((await resolver.check({ resolveEntries: true })).ok).toBe(true);
+    db.close();
+  });
+
+  it('keeps store fields and round-trips them', () => {
+    const db = repository().putStore({ name: 'kp', type: 'keepass', kdbx_path: '/srv/ops.kdbx', master_password_env: 'KEEPASS_MASTER', enabled: false });
+    expect(db.findStore('kp')).toEqual({ name: 'kp', type: 'keepass', kdbx_path: '/srv/ops.kdbx', master_password_env: 'KEEPASS_MASTER', enabled: false });
+    expect(db.findStore('nope')).toBeUndefined();
+  });
+
+  it('enforces the same integrity rules as MemoryBindingRepository', () => {
+    const db = repository().putStore({ name: 'env', type: 'envvar' });
+    expect(failure(() => db.putBinding({ account: 'a', store: 'missing', entry: 'X' })).code).toBe('STORE_NOT_FOUND');
+    expect(failure(() => db.putStore({ name: 'v', type: 'vault', vault_url: 'ftp://x' })).code).toBe('CONFIG_INVALID');
+    expect(failure(() => db.putBinding({ account: 'a', store: 'env', entry: 'Root/' })).code).toBe('CONFIG_INVALID');
+    db.putBinding({ account: 'a', store: 'env', entry: 'A' }).putBinding({ account: 'b', store: 'env', entry: 'B' });
+    const inUse = failure(() => db.removeStore('env'));
+    expect(inUse.code).toBe('STORE_IN_USE');
+    expect(inUse.message).toContain('"a", "b"');
+    db.removeBinding('a');
+    db.removeBinding('b');
+    expect(db.removeStore('env')).toBe(true);
+  });
+});

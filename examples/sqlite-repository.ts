@@ -1,0 +1,123 @@
+/**
+ * A BindingRepository over a real SQLite database (better-sqlite3): any database can hold the bindings.
+ * Foreign keys give the same integrity rules as MemoryBindingRepository: a binding's store must exist
+ * (STORE_NOT_FOUND), and a store still in use cannot be removed (STORE_IN_USE).
+ */
+import Database from 'better-sqlite3';
+import { checkBinding, SecretbindError, validateStoreFields, type AccountBinding, type BindingRepository, type SecretStore } from 'secretbind';
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS secret_stores (
+    name    TEXT PRIMARY KEY,
+    type    TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1,
+    fields  TEXT NOT NULL DEFAULT '{}'   -- kdbx_path, vault_url, ...: never credentials
+  );
+  CREATE TABLE IF NOT EXISTS account_bindings (
+    account TEXT PRIMARY KEY,
+    store   TEXT NOT NULL REFERENCES secret_stores(name) ON DELETE RESTRICT,
+    entry   TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1
+  );`;
+
+interface StoreRow {
+  name: string;
+  type: string;
+  enabled: number;
+  fields: string;
+}
+interface BindingRow {
+  account: string;
+  store: string;
+  entry: string;
+  enabled: number;
+}
+
+export class SqliteBindingRepository implements BindingRepository {
+  readonly #db: Database.Database;
+
+  constructor(filename: string) {
+    this.#db = new Database(filename);
+    this.#db.pragma('foreign_keys = ON'); // SQLite leaves them off unless asked, per connection
+    this.#db.exec(SCHEMA);
+  }
+
+  findBinding(accountName: string): AccountBinding | undefined {
+    const row = this.#db.prepare<[string], BindingRow>('SELECT * FROM account_bindings WHERE account = ?').get(accountName);
+    return row && toBinding(row);
+  }
+
+  findStore(storeName: string): SecretStore | undefined {
+    const row = this.#db.prepare<[string], StoreRow>('SELECT * FROM secret_stores WHERE name = ?').get(storeName);
+    return row && toStore(row);
+  }
+
+  listBindings(): AccountBinding[] {
+    return this.#db.prepare<[], BindingRow>('SELECT * FROM account_bindings ORDER BY account').all().map(toBinding);
+  }
+
+  listStores(): SecretStore[] {
+    return this.#db.prepare<[], StoreRow>('SELECT * FROM secret_stores ORDER BY name').all().map(toStore);
+  }
+
+  putStore(store: SecretStore): this {
+    validateStoreFields(store);
+    const { name, type, enabled, ...fields } = store;
+    this.#db
+      .prepare('INSERT INTO secret_stores (name, type, enabled, fields) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET type = excluded.type, enabled = excluded.enabled, fields = excluded.fields')
+      .run(name, type, enabled === false ? 0 : 1, JSON.stringify(fields));
+    return this;
+  }
+
+  putBinding(binding: AccountBinding): this {
+    checkBinding(binding, `binding of ${JSON.stringify(binding.account)}`);
+    try {
+      this.#db
+        .prepare('INSERT INTO account_bindings (account, store, entry, enabled) VALUES (?, ?, ?, ?) ON CONFLICT(account) DO UPDATE SET store = excluded.store, entry = excluded.entry, enabled = excluded.enabled')
+        .run(binding.account, binding.store, binding.entry, binding.enabled === false ? 0 : 1);
+    } catch (error) {
+      if (!isForeignKeyViolation(error)) throw error;
+      throw new SecretbindError('STORE_NOT_FOUND', `Cannot bind account ${JSON.stringify(binding.account)}: no store named ${JSON.stringify(binding.store)}; add it with putStore first.`, {
+        account: binding.account,
+        store: binding.store,
+      });
+    }
+    return this;
+  }
+
+  removeStore(storeName: string): boolean {
+    try {
+      return this.#db.prepare('DELETE FROM secret_stores WHERE name = ?').run(storeName).changes > 0;
+    } catch (error) {
+      if (!isForeignKeyViolation(error)) throw error;
+      const users = this.#db.prepare<[string], { account: string }>('SELECT account FROM account_bindings WHERE store = ? ORDER BY account').all(storeName);
+      throw new SecretbindError(
+        'STORE_IN_USE',
+        `Store ${JSON.stringify(storeName)} is still used by the bindings of ${users.map((user) => JSON.stringify(user.account)).join(', ')}: remove or rebind them first.`,
+        { store: storeName },
+      );
+    }
+  }
+
+  removeBinding(accountName: string): boolean {
+    return this.#db.prepare('DELETE FROM account_bindings WHERE account = ?').run(accountName).changes > 0;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
+
+// An insert reports SQLITE_CONSTRAINT_FOREIGNKEY; ON DELETE RESTRICT reports SQLITE_CONSTRAINT_TRIGGER.
+function isForeignKeyViolation(error: unknown): boolean {
+  const { code, message } = error as { code?: string; message?: string };
+  return code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || (code === 'SQLITE_CONSTRAINT_TRIGGER' && /FOREIGN KEY constraint failed/.test(message ?? ''));
+}
+
+function toStore(row: StoreRow): SecretStore {
+  return { ...(JSON.parse(row.fields) as Record<string, unknown>), name: row.name, type: row.type, enabled: row.enabled === 1 };
+}
+
+function toBinding(row: BindingRow): AccountBinding {
+  return { account: row.account, store: row.store, entry: row.entry, enabled: row.enabled === 1 };
+}
