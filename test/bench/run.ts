@@ -2,11 +2,12 @@
  * `npm run bench` bundles this file with esbuild and runs it under plain Node: a TypeScript loader
  * (tsx) rewrites functions in ways that change what a microsecond benchmark measures.
  */
+import { benchCli } from './cli.js';
 import { benchCore } from './core.js';
 import { benchKeepass } from './keepass.js';
 
 const only = process.argv[2];
-const benches: Record<string, () => Promise<void>> = { core: benchCore, keepass: benchKeepass };
+const benches: Record<string, () => Promise<void>> = { core: benchCore, keepass: benchKeepass, cli: benchCli };
 for (const [name, bench] of Object.entries(benches)) {
   if (!only || only === name) await bench();
 }
