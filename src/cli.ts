@@ -16,6 +16,7 @@ import {
 } from 'secretbind';
 import { envvar } from 'secretbind/providers/envvar';
 import { keepass } from 'secretbind/providers/keepass';
+import { lastpass } from 'secretbind/providers/lastpass';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -141,7 +142,8 @@ async function loadConfig(path: string | undefined): Promise<LoadedConfig> {
 }
 
 function providers(io: CliIo): SecretProvider[] {
-  return [envvar({ env: io.env }), keepass({ env: io.env })];
+  // Each provider loads its library only when a store of its type is used.
+  return [envvar({ env: io.env }), keepass({ env: io.env }), lastpass({ env: io.env })];
 }
 
 function resolverFor(config: LoadedConfig, io: CliIo) {

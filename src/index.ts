@@ -20,3 +20,4 @@ export { validateStoreFields, BUILT_IN_STORE_TYPES } from './store-fields.js';
 export type { ValidateStoreOptions } from './store-fields.js';
 export { peerLoader, missingPeer } from './peer.js';
 export { abortableDelay, untilAborted } from './abort.js';
+export { forEachLimit } from './concurrency.js';

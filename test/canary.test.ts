@@ -13,6 +13,7 @@ import {
   decryptLocalPasswordBytes,
   encryptLocalPassword,
   formatEvent,
+  forEachLimit,
   formatReference,
   generateFernetKey,
   isSecretbindError,
@@ -151,6 +152,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     const waiting = untilAborted(abortableDelay(10_000, controller.signal), controller.signal);
     controller.abort(new SecretbindError('TIMEOUT', 'deadline'));
     await failing(() => waiting);
+    await forEachLimit([1, 2, 3], 2, async () => {});
     // toJSON names the cause's class only: a cause's message is not ours to vouch for.
     outputs.push(JSON.stringify(new SecretbindError('BACKEND_UNAVAILABLE', 'x', { cause: new Error(CANARY) })));
   });
@@ -159,7 +161,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     const covered = new Set([
       'createSecretResolver', 'wrapAccountLookup', 'MemoryBindingRepository', 'checkBinding', 'parseReference', 'formatReference',
       'referencePath', 'SecretbindError', 'isSecretbindError', 'formatEvent', 'encryptLocalPassword', 'decryptLocalPassword',
-      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'untilAborted',
+      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'untilAborted', 'forEachLimit',
     ]);
     const functions = Object.entries(secretbind).filter(([, value]) => typeof value === 'function').map(([name]) => name);
     expect(functions.filter((name) => !covered.has(name))).toEqual([]);

@@ -3,7 +3,7 @@
  * module systems: core and a provider, with one SecretbindError class shared across entry points.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +38,7 @@ describe('Package: the packed tarball', () => {
     const tarball = readdirSync(project).find((file) => file.endsWith('.tgz'))!;
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
     // kdbxweb and @node-rs/argon2 are the keepass store's optional peers; the command uses them below.
-    npm(['install', '--no-audit', '--no-fund', '--prefer-offline', join(project, tarball), 'kdbxweb@2.1.1', '@node-rs/argon2@2.2.1'], project);
+    npm(['install', '--no-audit', '--no-fund', '--prefer-offline', join(project, tarball), 'kdbxweb@2.1.1', '@node-rs/argon2@2.2.1', 'execa@9.6.1'], project);
   }, 180_000);
   afterAll(() => rmSync(project, { recursive: true, force: true }));
 
@@ -90,6 +90,23 @@ const { envvar } = require('secretbind/providers/envvar');
     expect(secretbind(['resolve', 'checkmk-prod', '--config', config]).stdout).not.toContain('Ch3ck-MK');
     expect(secretbind(['check', '--config', config], { NETBOX_PASSWORD: undefined })).toMatchObject({ status: 1, stdout: expect.stringContaining('ENTRY_NOT_FOUND') });
     expect(secretbind(['check', '--config', join(project, 'missing.json')])).toMatchObject({ status: 2, stderr: expect.stringContaining('error CONFIG_INVALID') });
+  });
+
+  it('keeps execa a real dynamic import in the CommonJS build of the lastpass provider', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'secretbind-lpass-'));
+    writeFileSync(join(dir, 'vault.json'), JSON.stringify({ state: 'logged-in', user: 'ops@example.test', entries: [{ id: '1', name: 'cjs-entry', password: 'from-lpass' }] }));
+    writeFileSync(
+      join(project, 'lastpass.cjs'),
+      `const { createSecretResolver, MemoryBindingRepository } = require('secretbind');
+const { lastpass } = require('secretbind/providers/lastpass');
+const repository = MemoryBindingRepository.fromConfig({ stores: [{ name: 'lp', type: 'lastpass' }], bindings: [{ account: 'a', store: 'lp', entry: 'cjs-entry' }] });
+const provider = lastpass({ lpassPath: ${JSON.stringify(join(root, 'test/bin/lpass'))}, env: { LPASS_STANDIN_VAULT: ${JSON.stringify(join(dir, 'vault.json'))} } });
+createSecretResolver({ repository, providers: [provider], cryptographyKey: [] }).resolvePassword({ name: 'a' }).then((value) => console.log(value));`,
+    );
+    const cjs = readFileSync(join(project, 'node_modules/secretbind/dist/providers/lastpass/index.cjs'), 'utf8');
+    expect(cjs).toContain('import("execa")');
+    expect(cjs).not.toMatch(/require\(["']execa["']\)/);
+    expect(execFileSync('node', ['lastpass.cjs'], { cwd: project, encoding: 'utf8' })).toBe('from-lpass\n');
   });
 
   it('ships the build, types, README and CHANGELOG, and no sources or tests', () => {

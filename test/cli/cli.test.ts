@@ -71,6 +71,15 @@ describe('Command: secretbind', () => {
     expect(JSON.parse((await run(['resolve', 'legacy', '--config', config, '--json'])).stdout)).toEqual({ account: 'legacy', source: 'local', hasValue: true });
   });
 
+  it('serves lastpass stores through lpass', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'secretbind-cli-lpass-'));
+    writeFileSync(join(dir, 'vault.json'), JSON.stringify({ state: 'logged-in', user: 'ops@example.test', entries: [{ id: '1', name: 'grafana', password: 'from-lpass' }] }));
+    const config = configFile({ stores: [{ name: 'lp', type: 'lastpass' }], bindings: [{ account: 'grafana', store: 'lp', entry: 'grafana' }] });
+    const lpassDir = fileURLToPath(new URL('../bin/', import.meta.url));
+    const env = { PATH: `${lpassDir}:${process.env.PATH}`, LPASS_STANDIN_VAULT: join(dir, 'vault.json') };
+    expect(await run(['resolve', 'grafana', '--config', config, '--reveal'], { env })).toMatchObject({ status: 0, stdout: 'from-lpass\n' });
+  });
+
   it('explains an account', async () => {
     const result = await run(['explain', 'netbox', '--config', configFile(CONFIG), '--json']);
     expect(JSON.parse(result.stdout)).toMatchObject({ account: 'netbox', source: 'store', binding: { store: 'env', entry: 'NETBOX_PASSWORD' } });
