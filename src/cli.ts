@@ -17,6 +17,7 @@ import {
 import { envvar } from 'secretbind/providers/envvar';
 import { keepass } from 'secretbind/providers/keepass';
 import { lastpass } from 'secretbind/providers/lastpass';
+import { vault } from 'secretbind/providers/vault';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -143,7 +144,7 @@ async function loadConfig(path: string | undefined): Promise<LoadedConfig> {
 
 function providers(io: CliIo): SecretProvider[] {
   // Each provider loads its library only when a store of its type is used.
-  return [envvar({ env: io.env }), keepass({ env: io.env }), lastpass({ env: io.env })];
+  return [envvar({ env: io.env }), keepass({ env: io.env }), lastpass({ env: io.env }), vault({ env: io.env })];
 }
 
 function resolverFor(config: LoadedConfig, io: CliIo) {

@@ -6,9 +6,10 @@ import { benchCli } from './cli.js';
 import { benchCore } from './core.js';
 import { benchKeepass } from './keepass.js';
 import { benchLastpass } from './lastpass.js';
+import { benchVault } from './vault.js';
 
 const only = process.argv[2];
-const benches: Record<string, () => Promise<void>> = { core: benchCore, keepass: benchKeepass, lastpass: benchLastpass, cli: benchCli };
+const benches: Record<string, () => Promise<void>> = { core: benchCore, keepass: benchKeepass, lastpass: benchLastpass, vault: benchVault, cli: benchCli };
 for (const [name, bench] of Object.entries(benches)) {
   if (!only || only === name) await bench();
 }

@@ -1,0 +1,188 @@
+/**
+ * vault: secrets from HashiCorp Vault's KV engine (v1 and v2), through node-vault with a transport of ours.
+ * Peer: node-vault. Freshness: read live on every lookup; only the auth token is kept (one login per store,
+ * renewed before two thirds of its TTL). Concurrent identical lookups share one request; bulk reads each path once.
+ */
+import { readFileSync } from 'node:fs';
+import {
+  forEachLimit,
+  peerLoader,
+  SecretbindError,
+  validateStoreFields,
+  type EntryReference,
+  type ProviderSettled,
+  type ResolveContext,
+  type SecretProvider,
+  type SecretStore,
+} from 'secretbind';
+import { statusOf, VaultSession, type NodeVaultFactory, type VaultBody } from './session.js';
+import { createTransport } from './transport.js';
+
+export type { NodeVaultFactory } from './session.js';
+
+export interface VaultOptions {
+  /** Where `vault_token_env`, `vault_role_id_env` and `vault_secret_id_env` are looked up. Default: `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** The clock for token TTLs and renewal, in milliseconds. Default: `Date.now`. */
+  now?: () => number;
+  /** Retries of a 429, 500, 502, 503 or network failure, inside the resolver's deadline. 0 disables. Default: 2. */
+  retries?: number;
+  /** The first retry's base delay in milliseconds; doubled each time, with jitter; `Retry-After` wins. Default: 100. */
+  retryBaseMs?: number;
+  /** Paths read at once in a bulk lookup. Default: 8. */
+  concurrency?: number;
+  /** node-vault itself, instead of importing it. */
+  lib?: NodeVaultFactory;
+}
+
+const TYPE = 'vault';
+const DEFAULT_MOUNT = 'secret';
+const DEFAULT_FIELD = 'password';
+
+/**
+ * A provider for `vault` stores (`vault_url`, `vault_mount_point`, `vault_kv_version`, `vault_auth_method`...).
+ * A reference is the path under the store's mount and a JSON key: `kv/prod/checkmk#password` with mount `secret`
+ * and KV v2 reads `secret/data/kv/prod/checkmk`. The mount always comes from the store, never from the reference.
+ *
+ * @example
+ * ```ts
+ * createSecretResolver({ repository, providers: [vault()] })
+ * ```
+ */
+export function vault(options: VaultOptions = {}): SecretProvider {
+  const loadNodeVault = peerLoader(TYPE, 'node-vault', options.lib, () => import('node-vault').then((module) => ((module as { default?: unknown }).default ?? module) as NodeVaultFactory), 'npm install node-vault@0.12');
+  const sessions = new Map<string, Promise<VaultSession>>();
+
+  function session(store: SecretStore): Promise<VaultSession> {
+    const key = JSON.stringify([store.name, store.vault_url, store.vault_namespace, store.vault_auth_method, store.vault_auth_mount, store.vault_token_env, store.vault_role_id_env, store.vault_secret_id_env, store.vault_role, store.vault_jwt_path, store.vault_ca_path]);
+    let found = sessions.get(key);
+    if (!found) {
+      found = open(store);
+      sessions.set(key, found);
+      found.catch(() => sessions.delete(key));
+    }
+    return found;
+  }
+
+  async function open(store: SecretStore): Promise<VaultSession> {
+    const factory = await loadNodeVault();
+    let ca: Buffer | undefined;
+    if (typeof store.vault_ca_path === 'string') {
+      try {
+        ca = readFileSync(store.vault_ca_path);
+      } catch (error) {
+        throw new SecretbindError('CONFIG_INVALID', `Vault store ${JSON.stringify(store.name)}: vault_ca_path ${store.vault_ca_path} cannot be read.`, { storeType: TYPE, cause: error });
+      }
+    }
+    const transport = createTransport({ ca });
+    const client = factory({
+      apiVersion: 'v1',
+      endpoint: String(store.vault_url),
+      ...(typeof store.vault_namespace === 'string' ? { namespace: store.vault_namespace } : {}),
+      'request-promise': transport,
+      // node-vault would otherwise fall back to VAULT_TOKEN; credentials come from the variables the store names.
+      token: undefined,
+    });
+    client.token = undefined;
+    return new VaultSession(store, client, transport, { env: options.env ?? process.env, now: options.now ?? Date.now, retries: options.retries ?? 2, retryBaseMs: options.retryBaseMs ?? 100 });
+  }
+
+  /** The secret's key-value data at the reference's path. */
+  async function readSecret(store: SecretStore, ref: EntryReference, ctx: ResolveContext): Promise<Record<string, unknown>> {
+    const path = kvPath(store, ref);
+    let body: VaultBody;
+    try {
+      body = await (await session(store)).read(path, ctx);
+    } catch (error) {
+      if (statusOf(error) === 404) throw notFound(path, (error as { response?: { body?: VaultBody } }).response?.body);
+      throw error;
+    }
+    const data = kvVersion(store) === 2 ? (body.data?.data as Record<string, unknown> | null | undefined) : body.data;
+    if (!data || typeof data !== 'object') throw notFound(path, body);
+    return data;
+  }
+
+  return {
+    type: TYPE,
+    validateStore(store) {
+      validateStoreFields(store);
+    },
+    async resolve(store, ref, ctx) {
+      return field(await readSecret(store, ref, ctx), ref);
+    },
+    async resolveMany(store, refs, ctx) {
+      // Each path once, however many fields and accounts use it.
+      const byPath = new Map<string, EntryReference[]>();
+      for (const ref of refs) {
+        const path = kvPath(store, ref);
+        byPath.set(path, [...(byPath.get(path) ?? []), ref]);
+      }
+      const answers = new Map<string, ProviderSettled>();
+      await forEachLimit([...byPath.values()], options.concurrency ?? 8, async (group) => {
+        let data: Record<string, unknown>;
+        try {
+          data = await readSecret(store, group[0]!, ctx);
+        } catch (error) {
+          for (const ref of group) answers.set(ref.raw, { ok: false, error: error as SecretbindError });
+          return;
+        }
+        for (const ref of group) {
+          try {
+            answers.set(ref.raw, { ok: true, value: field(data, ref) });
+          } catch (error) {
+            answers.set(ref.raw, { ok: false, error: error as SecretbindError });
+          }
+        }
+      });
+      return answers;
+    },
+    async check(store, ctx) {
+      const current = await session(store);
+      const health = await current.health(ctx);
+      if (health.sealed === true) throw new SecretbindError('BACKEND_UNAVAILABLE', `Vault at ${String(store.vault_url)} is sealed: unseal it.`, { storeType: TYPE });
+      const token = (await current.lookupSelf(ctx)).data ?? {};
+      return {
+        version: String(health.version ?? 'unknown'),
+        sealed: false,
+        standby: health.standby === true,
+        authMethod: current.method,
+        tokenTtlSeconds: Number(token.ttl ?? 0),
+        renewable: token.renewable === true,
+        policies: Array.isArray(token.policies) ? token.policies.map(String) : [],
+      };
+    },
+    async close() {
+      const open = [...sessions.values()];
+      sessions.clear();
+      for (const pending of open) pending.then((current) => current.close(), () => {});
+    },
+  };
+}
+
+function kvVersion(store: SecretStore): 1 | 2 {
+  return store.vault_kv_version === 1 ? 1 : 2;
+}
+
+/** `kv/prod/checkmk` under mount `secret`: `secret/data/kv/prod/checkmk` (v2) or `secret/kv/prod/checkmk` (v1). */
+function kvPath(store: SecretStore, ref: EntryReference): string {
+  const mount = typeof store.vault_mount_point === 'string' ? store.vault_mount_point : DEFAULT_MOUNT;
+  const path = ref.segments.map(encodeURIComponent).join('/');
+  return kvVersion(store) === 2 ? `${mount}/data/${path}` : `${mount}/${path}`;
+}
+
+/** The key's value; non-string values come back as JSON text. */
+function field(data: Record<string, unknown>, ref: EntryReference): string {
+  const key = ref.field ?? DEFAULT_FIELD;
+  if (!Object.prototype.hasOwnProperty.call(data, key)) {
+    throw new SecretbindError('FIELD_NOT_FOUND', `The Vault secret ${JSON.stringify(ref.segments.join('/'))} has no key ${JSON.stringify(key)} (keys: ${Object.keys(data).join(', ') || 'none'}).`, { storeType: TYPE });
+  }
+  const value = data[key];
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function notFound(path: string, body: VaultBody | undefined): SecretbindError {
+  const metadata = (body?.data as { metadata?: { deletion_time?: string; destroyed?: boolean; version?: number } } | undefined)?.metadata;
+  if (metadata?.destroyed) return new SecretbindError('ENTRY_NOT_FOUND', `Version ${metadata.version} of ${path} was destroyed; write a new version or read an older one.`, { storeType: TYPE });
+  if (metadata?.deletion_time) return new SecretbindError('ENTRY_NOT_FOUND', `Version ${metadata.version} of ${path} was deleted at ${metadata.deletion_time}; undelete it or write a new version.`, { storeType: TYPE });
+  return new SecretbindError('ENTRY_NOT_FOUND', `No Vault secret at ${path} (or the mount does not exist).`, { storeType: TYPE });
+}
