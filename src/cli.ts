@@ -14,6 +14,7 @@ import {
   type Account,
   type SecretProvider,
 } from 'secretbind';
+import { awsSecrets } from 'secretbind/providers/aws_secrets';
 import { envvar } from 'secretbind/providers/envvar';
 import { keepass } from 'secretbind/providers/keepass';
 import { lastpass } from 'secretbind/providers/lastpass';
@@ -144,7 +145,7 @@ async function loadConfig(path: string | undefined): Promise<LoadedConfig> {
 
 function providers(io: CliIo): SecretProvider[] {
   // Each provider loads its library only when a store of its type is used.
-  return [envvar({ env: io.env }), keepass({ env: io.env }), lastpass({ env: io.env }), vault({ env: io.env })];
+  return [envvar({ env: io.env }), keepass({ env: io.env }), lastpass({ env: io.env }), vault({ env: io.env }), awsSecrets()];
 }
 
 function resolverFor(config: LoadedConfig, io: CliIo) {

@@ -2,6 +2,7 @@
  * `npm run bench` bundles this file with esbuild and runs it under plain Node: a TypeScript loader
  * (tsx) rewrites functions in ways that change what a microsecond benchmark measures.
  */
+import { benchAws } from './aws.js';
 import { benchCli } from './cli.js';
 import { benchCore } from './core.js';
 import { benchKeepass } from './keepass.js';
@@ -9,7 +10,7 @@ import { benchLastpass } from './lastpass.js';
 import { benchVault } from './vault.js';
 
 const only = process.argv[2];
-const benches: Record<string, () => Promise<void>> = { core: benchCore, keepass: benchKeepass, lastpass: benchLastpass, vault: benchVault, cli: benchCli };
+const benches: Record<string, () => Promise<void>> = { core: benchCore, keepass: benchKeepass, lastpass: benchLastpass, vault: benchVault, aws: benchAws, cli: benchCli };
 for (const [name, bench] of Object.entries(benches)) {
   if (!only || only === name) await bench();
 }

@@ -1,0 +1,325 @@
+/**
+ * aws_secrets: secrets from AWS Secrets Manager through the AWS SDK v3. Peers: @aws-sdk/client-secrets-manager, and
+ * @aws-sdk/credential-providers for profiles and roles. Freshness: read live on every lookup; one SDK client per
+ * store configuration; bulk lookups use BatchGetSecretValue, 20 secrets a call.
+ */
+import {
+  forEachLimit,
+  peerLoader,
+  referencePath,
+  SecretbindError,
+  validateStoreFields,
+  type EntryReference,
+  type ProviderSettled,
+  type ResolveContext,
+  type SecretProvider,
+  type SecretStore,
+} from 'secretbind';
+
+export interface AwsSecretsOptions {
+  /** Credentials to use instead of the store's profile, role or the SDK's default chain (an identity or a provider). */
+  credentials?: unknown;
+  /** Where `aws_role_arn` is assumed (an STS endpoint). Default: STS of the store's region. */
+  stsEndpoint?: string;
+  /** SDK attempts per call, throttling included (the SDK's backoff, inside the resolver's deadline). Default: 3. */
+  maxAttempts?: number;
+  /** Single reads at once when the batch call is denied. Default: 8. */
+  concurrency?: number;
+  /** The SDK modules themselves, instead of importing them. */
+  lib?: { clientSecretsManager?: unknown; credentialProviders?: unknown };
+}
+
+/** The parts of the SDK this provider uses. */
+interface SdkModule {
+  SecretsManagerClient: new (config: Record<string, unknown>) => SdkClient;
+  GetSecretValueCommand: new (input: Record<string, unknown>) => unknown;
+  BatchGetSecretValueCommand: new (input: Record<string, unknown>) => unknown;
+  ListSecretsCommand: new (input: Record<string, unknown>) => unknown;
+}
+interface SdkClient {
+  send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<Record<string, unknown>>;
+  destroy(): void;
+  config: { credentials(): Promise<{ accessKeyId: string }> };
+}
+interface CredentialProvidersModule {
+  fromIni(init: { profile: string }): unknown;
+  fromNodeProviderChain(init?: Record<string, unknown>): unknown;
+  fromTemporaryCredentials(init: Record<string, unknown>): unknown;
+}
+interface SecretValue {
+  ARN?: string;
+  Name?: string;
+  SecretString?: string;
+  SecretBinary?: Uint8Array;
+}
+
+const TYPE = 'aws_secrets';
+const BATCH_LIMIT = 20;
+const DEFAULT_KEY = 'password';
+const CREDENTIALS_MISSING = 'Unable to locate AWS credentials: attach an IAM role, set AWS_PROFILE, or set aws_profile on the store';
+
+/**
+ * A provider for `aws_secrets` stores (`aws_region`, `aws_profile`, `aws_endpoint`, `aws_role_arn`).
+ * References: a secret name or ARN, `?stage=AWSPREVIOUS` or `?versionId=...` for another version, `#key` into a JSON
+ * secret: `prod/checkmk#password`, `prod/checkmk?stage=AWSPREVIOUS#password`.
+ *
+ * @example
+ * ```ts
+ * createSecretResolver({ repository, providers: [awsSecrets()] })
+ * ```
+ */
+export function awsSecrets(options: AwsSecretsOptions = {}): SecretProvider {
+  const loadSdk = peerLoader(TYPE, '@aws-sdk/client-secrets-manager', options.lib?.clientSecretsManager as SdkModule | undefined, () => import('@aws-sdk/client-secrets-manager') as unknown as Promise<SdkModule>, 'npm install @aws-sdk/client-secrets-manager @aws-sdk/credential-providers');
+  const loadCredentials = peerLoader(TYPE, '@aws-sdk/credential-providers', options.lib?.credentialProviders as CredentialProvidersModule | undefined, () => import('@aws-sdk/credential-providers') as unknown as Promise<CredentialProvidersModule>, 'npm install @aws-sdk/credential-providers');
+  const clients = new Map<string, Promise<{ sdk: SdkModule; client: SdkClient }>>();
+  // Stores whose credentials may not call BatchGetSecretValue: their bulk lookups read one by one from then on.
+  const batchDenied = new Set<string>();
+
+  function clientFor(store: SecretStore): Promise<{ sdk: SdkModule; client: SdkClient }> {
+    const key = configKey(store);
+    let found = clients.get(key);
+    if (!found) {
+      found = makeClient(store);
+      clients.set(key, found);
+      found.catch(() => clients.delete(key));
+    }
+    return found;
+  }
+
+  async function makeClient(store: SecretStore): Promise<{ sdk: SdkModule; client: SdkClient }> {
+    const sdk = await loadSdk();
+    const region = typeof store.aws_region === 'string' ? store.aws_region : undefined;
+    let credentials = options.credentials;
+    if (credentials === undefined && (typeof store.aws_profile === 'string' || typeof store.aws_role_arn === 'string')) {
+      const providers = await loadCredentials();
+      const base = typeof store.aws_profile === 'string' ? providers.fromIni({ profile: store.aws_profile }) : providers.fromNodeProviderChain();
+      credentials =
+        typeof store.aws_role_arn === 'string'
+          ? providers.fromTemporaryCredentials({
+              params: { RoleArn: store.aws_role_arn, RoleSessionName: 'secretbind' },
+              masterCredentials: base,
+              clientConfig: { ...(region ? { region } : {}), ...(options.stsEndpoint ? { endpoint: options.stsEndpoint } : {}) },
+            })
+          : base;
+    }
+    const client = new sdk.SecretsManagerClient({
+      ...(region ? { region } : {}),
+      ...(typeof store.aws_endpoint === 'string' ? { endpoint: store.aws_endpoint } : {}),
+      ...(credentials === undefined ? {} : { credentials }),
+      maxAttempts: options.maxAttempts ?? 3,
+    });
+    return { sdk, client };
+  }
+
+  async function send(store: SecretStore, make: (sdk: SdkModule) => unknown, ctx: ResolveContext, what: string): Promise<Record<string, unknown>> {
+    const { sdk, client } = await clientFor(store);
+    try {
+      return await client.send(make(sdk), { abortSignal: ctx.signal });
+    } catch (error) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      throw mapError(error, what, store);
+    }
+  }
+
+  async function getOne(store: SecretStore, target: SecretTarget, ctx: ResolveContext): Promise<SecretValue> {
+    return send(store, (sdk) => new sdk.GetSecretValueCommand({ SecretId: target.secretId, ...(target.versionId ? { VersionId: target.versionId } : { VersionStage: target.stage ?? 'AWSCURRENT' }) }), ctx, target.secretId);
+  }
+
+  return {
+    type: TYPE,
+    validateStore(store) {
+      validateStoreFields(store);
+    },
+    async resolve(store, ref, ctx) {
+      const target = targetOf(ref);
+      return valueFor(await getOne(store, target, ctx), target);
+    },
+    async resolveMany(store, refs, ctx) {
+      const answers = new Map<string, ProviderSettled>();
+      const targets = refs.map((ref) => ({ ref, target: targetOf(ref) }));
+      const values = new Map<string, SecretValue | SecretbindError>();
+      const current = targets.filter(({ target }) => !target.stage && !target.versionId).map(({ target }) => target.secretId);
+      let single = [...new Map(targets.filter(({ target }) => target.stage || target.versionId).map(({ target }) => [lookupKey(target), target])).values()];
+      const storeKey = configKey(store);
+      const distinct = [...new Set(current)];
+      if (batchDenied.has(storeKey)) {
+        single = [...single, ...distinct.map((secretId) => ({ secretId, key: undefined }))];
+      } else {
+        for (let start = 0; start < distinct.length; start += BATCH_LIMIT) {
+          const chunk = distinct.slice(start, start + BATCH_LIMIT);
+          try {
+            const result = await send(store, (sdk) => new sdk.BatchGetSecretValueCommand({ SecretIdList: chunk }), ctx, `${chunk.length} secrets`);
+            settleBatch(chunk, result, values, store);
+          } catch (error) {
+            if ((error as SecretbindError).code !== 'PERMISSION_DENIED' || !isBatchDenial(error)) throw error;
+            // The batch permission is missing: read one by one, for this chunk and every later bulk lookup.
+            batchDenied.add(storeKey);
+            ctx.emit({ level: 'warn', message: 'BatchGetSecretValue is denied; reading secrets one by one', detail: { store: store.name } });
+            single = [...single, ...distinct.slice(start).map((secretId) => ({ secretId, key: undefined }))];
+            break;
+          }
+        }
+      }
+      await forEachLimit(single, options.concurrency ?? 8, async (target) => {
+        try {
+          values.set(lookupKey(target), await getOne(store, target, ctx));
+        } catch (error) {
+          values.set(lookupKey(target), error as SecretbindError);
+        }
+      });
+      for (const { ref, target } of targets) {
+        const value = values.get(lookupKey(target)) ?? values.get(target.secretId);
+        try {
+          if (value === undefined) throw new SecretbindError('BACKEND_UNAVAILABLE', `Secrets Manager gave no answer for ${target.secretId} in a batch.`, { storeType: TYPE });
+          if (value instanceof SecretbindError) throw value;
+          answers.set(ref.raw, { ok: true, value: valueFor(value, target) });
+        } catch (error) {
+          answers.set(ref.raw, { ok: false, error: error as SecretbindError });
+        }
+      }
+      return answers;
+    },
+    async check(store, ctx) {
+      const { client } = await clientFor(store);
+      try {
+        await client.config.credentials();
+      } catch (error) {
+        throw mapError(error, 'credentials', store);
+      }
+      const source = typeof store.aws_role_arn === 'string' ? 'role' : typeof store.aws_profile === 'string' ? 'profile' : options.credentials !== undefined ? 'provided' : process.env.AWS_ACCESS_KEY_ID ? 'env' : 'default chain';
+      await send(store, (sdk) => new sdk.ListSecretsCommand({ MaxResults: 1 }), ctx, 'ListSecrets');
+      return { credentials: source, region: String(store.aws_region ?? process.env.AWS_REGION ?? 'default') };
+    },
+    async close() {
+      const open = [...clients.values()];
+      clients.clear();
+      for (const pending of open) pending.then(({ client }) => client.destroy(), () => {});
+    },
+  };
+}
+
+/** What a reference asks for: `name-or-arn[?stage=S|?versionId=V][#key]`. */
+interface SecretTarget {
+  secretId: string;
+  stage?: string;
+  versionId?: string;
+  key?: string | undefined;
+}
+
+function targetOf(ref: EntryReference): SecretTarget {
+  const path = referencePath(ref);
+  const query = path.lastIndexOf('?'); // '?' cannot occur in a secret name or ARN
+  const target: SecretTarget = { secretId: query === -1 ? path : path.slice(0, query), key: ref.field };
+  if (query !== -1) {
+    for (const [name, value] of new URLSearchParams(path.slice(query + 1))) {
+      if (name === 'stage') target.stage = value;
+      else if (name === 'versionId') target.versionId = value;
+      else throw new SecretbindError('REFERENCE_INVALID', `Unknown option ?${name} in ${JSON.stringify(ref.raw)}: use ?stage=AWSPREVIOUS or ?versionId=<id>.`, { storeType: TYPE });
+    }
+  }
+  return target;
+}
+
+function lookupKey(target: SecretTarget): string {
+  return `${target.secretId}\u0000${target.stage ?? ''}\u0000${target.versionId ?? ''}`;
+}
+
+/**
+ * The rule: with `#key` the secret must be a JSON object holding the key. Without `#key`, a JSON object secret gives
+ * its `password` key and any other secret its whole string. Non-string JSON values come back as JSON text.
+ */
+function valueFor(secret: SecretValue, target: SecretTarget): string {
+  const text = secretText(secret, target.secretId);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined; // never rethrown: a parse error quotes the secret
+  }
+  const object = json && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
+  if (target.key === undefined && !object) return text;
+  if (!object) throw new SecretbindError('FIELD_NOT_FOUND', `Secret ${target.secretId} is a plain string, not JSON with keys: drop "#${target.key}" from the reference.`, { storeType: TYPE });
+  const key = target.key ?? DEFAULT_KEY;
+  if (!Object.prototype.hasOwnProperty.call(object, key)) {
+    throw new SecretbindError('FIELD_NOT_FOUND', `Secret ${target.secretId} has no key ${JSON.stringify(key)} (keys: ${Object.keys(object).join(', ') || 'none'})${target.key === undefined ? '; name one with #key' : ''}.`, { storeType: TYPE });
+  }
+  const value = object[key];
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+function secretText(secret: SecretValue, secretId: string): string {
+  if (typeof secret.SecretString === 'string') return secret.SecretString;
+  if (secret.SecretBinary) {
+    try {
+      return UTF8.decode(secret.SecretBinary);
+    } catch {
+      throw new SecretbindError('CONFIG_INVALID', `Secret ${secretId} is binary and not UTF-8 text; it cannot serve as a password.`, { storeType: TYPE });
+    }
+  }
+  throw new SecretbindError('ENTRY_NOT_FOUND', `Secret ${secretId} has no value in this version.`, { storeType: TYPE });
+}
+
+/** Puts a batch's values and per-secret errors under each requested id (name, full or partial ARN). */
+function settleBatch(requested: readonly string[], result: Record<string, unknown>, values: Map<string, SecretValue | SecretbindError>, store: SecretStore): void {
+  const byAlias = new Map<string, SecretValue>();
+  for (const value of (result.SecretValues as SecretValue[] | undefined) ?? []) {
+    for (const alias of [value.Name, value.ARN, value.ARN?.slice(0, -7)]) if (alias) byAlias.set(alias, value);
+  }
+  const errors = new Map(((result.Errors as Array<{ SecretId: string; ErrorCode: string; Message?: string }> | undefined) ?? []).map((error) => [error.SecretId, error]));
+  for (const id of requested) {
+    const value = byAlias.get(id);
+    const key = `${id}\u0000\u0000`;
+    if (value) values.set(key, value);
+    else {
+      const error = errors.get(id);
+      values.set(key, mapError(Object.assign(new Error(error?.Message ?? 'missing from the batch'), { name: error?.ErrorCode ?? 'ResourceNotFoundException' }), id, store));
+    }
+  }
+}
+
+function isBatchDenial(error: unknown): boolean {
+  return /BatchGetSecretValue/.test(String(((error as SecretbindError).cause as Error | undefined)?.message ?? ''));
+}
+
+function configKey(store: SecretStore): string {
+  return JSON.stringify([store.aws_region, store.aws_profile, store.aws_endpoint, store.aws_role_arn]);
+}
+
+/** The SDK's error names, mapped as the reference's table says; messages are ours. */
+function mapError(error: unknown, what: string, store: SecretStore): SecretbindError {
+  if (error instanceof SecretbindError) return error;
+  const name = (error as { name?: string })?.name ?? '';
+  const message = String((error as Error)?.message ?? '');
+  const context = { storeType: TYPE, cause: error };
+  switch (name) {
+    case 'ResourceNotFoundException':
+      return new SecretbindError('ENTRY_NOT_FOUND', `No secret ${what} in Secrets Manager (or no version in that stage).`, context);
+    case 'InvalidRequestException':
+      return /marked for deletion/.test(message)
+        ? new SecretbindError('ENTRY_NOT_FOUND', `Secret ${what} is scheduled for deletion: restore it (RestoreSecret) or bind another.`, context)
+        : new SecretbindError('CONFIG_INVALID', `Secrets Manager refused the request for ${what} as invalid.`, context);
+    case 'InvalidParameterException':
+      return new SecretbindError('REFERENCE_INVALID', `${what} is not a valid secret name or ARN.`, context);
+    case 'AccessDeniedException':
+      return new SecretbindError('PERMISSION_DENIED', `AWS denied reading ${what}: grant secretsmanager:GetSecretValue${what.includes('secrets') ? ' and secretsmanager:BatchGetSecretValue' : ''} to this identity.`, context);
+    case 'DecryptionFailure':
+      return new SecretbindError('PERMISSION_DENIED', `Secret ${what} cannot be decrypted: its KMS key is disabled or denies kms:Decrypt to this identity.`, context);
+    case 'UnrecognizedClientException':
+    case 'InvalidSignatureException':
+    case 'ExpiredTokenException':
+    case 'IncompleteSignature':
+    case 'InvalidClientTokenId':
+      return new SecretbindError('AUTH_FAILED', `AWS rejected the credentials (${name}): check the keys, profile or role of store ${JSON.stringify(store.name)}.`, context);
+    case 'CredentialsProviderError':
+      return new SecretbindError('AUTH_FAILED', CREDENTIALS_MISSING, context);
+    case 'ThrottlingException':
+      return new SecretbindError('RATE_LIMITED', `Secrets Manager throttled the request for ${what} after the SDK's retries.`, context);
+    case 'InternalServiceError':
+      return new SecretbindError('BACKEND_UNAVAILABLE', `Secrets Manager failed on ${what} (InternalServiceError) after the SDK's retries.`, context);
+    default:
+      if (/Region is missing/i.test(message)) return new SecretbindError('CONFIG_INVALID', `Store ${JSON.stringify(store.name)} has no region: set aws_region (or AWS_REGION).`, context);
+      return new SecretbindError('BACKEND_UNAVAILABLE', `Secrets Manager is unreachable or failed (${name || 'error'}) on ${what}.`, context);
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * A Secrets Manager stand-in on 127.0.0.1 speaking AWS JSON 1.1, reached by the real SDK through `endpoint`:
+ * GetSecretValue, BatchGetSecretValue (both forms, 20-id limit, per-secret Errors), ListSecrets, DescribeSecret,
+ * CreateSecret, PutSecretValue; names and ARNs with suffixes; version stages; deletion scheduling; an access policy
+ * per access key id; modes for throttling, 500, latency and a hang; a request log. Bodies follow
+ * ../shared/reference/aws-secrets-manager.md.
+ *
+ * Departures from the real service: signatures are not verified (an Authorization header is still required);
+ * policies are deny lists of `Operation` or `Operation:secret-name`; it also answers STS AssumeRole (query protocol)
+ * so a role can be assumed without leaving the machine; pagination of ListSecrets and Filters is single-page.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+const ACCOUNT = '123456789012';
+
+interface Version {
+  versionId: string;
+  secretString?: string;
+  secretBinary?: Buffer;
+  stages: string[];
+  createdDate: number;
+}
+
+interface Secret {
+  name: string;
+  arn: string;
+  versions: Version[];
+  deletedDate?: number;
+  kmsFailure?: boolean;
+}
+
+export interface RequestRecord {
+  operation: string;
+  accessKeyId: string | undefined;
+  status: number;
+  secretIds: string[];
+}
+
+export class SecretsState {
+  region = 'eu-central-1';
+  readonly secrets = new Map<string, Secret>();
+  /** Access key ids the service knows; empty accepts any. */
+  readonly knownKeys = new Set<string>();
+  /** Per access key id: denied `Operation` or `Operation:secret-name`. */
+  readonly denied = new Map<string, Set<string>>();
+  mode: {
+    throttle?: number;
+    fail500?: number;
+    latencyMs?: number;
+    hang?: number;
+    /** Answer the next requests with this error (for error types nothing else here produces). */
+    respond?: { times: number; status: number; type: string; message: string };
+  } = {};
+  assumedRoles: string[] = [];
+
+  put(name: string, value: string | Buffer, stages: string[] = ['AWSCURRENT']): Secret {
+    let secret = this.secrets.get(name);
+    if (!secret) {
+      const suffix = randomUUID().replace(/-/g, '').slice(0, 6);
+      secret = { name, arn: `arn:aws:secretsmanager:${this.region}:${ACCOUNT}:secret:${name}-${suffix}`, versions: [] };
+      this.secrets.set(name, secret);
+    }
+    // The new version takes the stages; AWSCURRENT moving on leaves AWSPREVIOUS behind, as the service does.
+    for (const version of secret.versions) {
+      if (stages.includes('AWSCURRENT') && version.stages.includes('AWSCURRENT')) version.stages = ['AWSPREVIOUS'];
+      else version.stages = version.stages.filter((stage) => !stages.includes(stage) && (stage !== 'AWSPREVIOUS' || !stages.includes('AWSCURRENT')));
+    }
+    const version: Version = { versionId: randomUUID(), stages: [...stages], createdDate: 1_762_000_000.123 };
+    if (typeof value === 'string') version.secretString = value;
+    else version.secretBinary = value;
+    secret.versions.push(version);
+    return secret;
+  }
+
+  deny(accessKeyId: string, rule: string): void {
+    if (!this.denied.has(accessKeyId)) this.denied.set(accessKeyId, new Set());
+    this.denied.get(accessKeyId)!.add(rule);
+  }
+
+  find(secretId: string): Secret | undefined {
+    for (const secret of this.secrets.values()) {
+      if (secret.name === secretId || secret.arn === secretId || secret.arn.slice(0, -7) === secretId) return secret;
+    }
+    return undefined;
+  }
+}
+
+export interface SecretsManagerStandIn {
+  url: string;
+  state: SecretsState;
+  requests: RequestRecord[];
+  /** Requests for an operation (`GetSecretValue`, `BatchGetSecretValue`, ...), or all. */
+  count(operation?: string): number;
+  stop(): Promise<void>;
+}
+
+export const MESSAGES = {
+  notFound: "Secrets Manager can't find the specified secret.",
+  deleted: "You can't perform this operation on the secret because it was marked for deletion.",
+  decryption: "Secrets Manager can't decrypt the protected secret text using the provided KMS key.",
+  throttled: 'Rate exceeded',
+  internal: 'An error occurred on the server side.',
+  badToken: 'The security token included in the request is invalid.',
+};
+
+class ServiceError {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    readonly message: string,
+  ) {}
+}
+
+export async function start(): Promise<SecretsManagerStandIn> {
+  const state = new SecretsState();
+  const requests: RequestRecord[] = [];
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createServer((request, response) => void handle(state, requests, request, response));
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    state,
+    requests,
+    count: (operation) => requests.filter((record) => !operation || record.operation === operation).length,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function handle(state: SecretsState, requests: RequestRecord[], request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  const raw = Buffer.concat(chunks).toString('utf8');
+  const target = String(request.headers['x-amz-target'] ?? '');
+  const authorization = String(request.headers.authorization ?? '');
+  const accessKeyId = /Credential=([^/]+)\//.exec(authorization)?.[1];
+  const operation = target.startsWith('secretsmanager.') ? target.slice('secretsmanager.'.length) : new URLSearchParams(raw).get('Action') ?? 'Unknown';
+  const record: RequestRecord = { operation, accessKeyId, status: 200, secretIds: [] };
+  requests.push(record);
+  const send = (status: number, body: string, contentType: string): void => {
+    record.status = status;
+    response.writeHead(status, { 'content-type': contentType, 'x-amzn-RequestId': randomUUID() });
+    response.end(body);
+  };
+  const fail = (error: ServiceError): void => send(error.status, JSON.stringify({ __type: error.type, Message: error.message }), 'application/x-amz-json-1.1');
+
+  if (state.mode.hang && state.mode.hang > 0) {
+    state.mode.hang--;
+    return; // no answer: the client's deadline must end it
+  }
+  if (state.mode.latencyMs) await new Promise((resolve) => setTimeout(resolve, state.mode.latencyMs));
+  if (!authorization.startsWith('AWS4-HMAC-SHA256')) return fail(new ServiceError(400, 'MissingAuthenticationTokenException', 'Missing Authentication Token'));
+  if (operation === 'AssumeRole') return send(200, assumeRole(state, new URLSearchParams(raw)), 'text/xml');
+  if (state.knownKeys.size > 0 && (!accessKeyId || !state.knownKeys.has(accessKeyId))) return fail(new ServiceError(400, 'UnrecognizedClientException', MESSAGES.badToken));
+  if (state.mode.throttle && state.mode.throttle > 0) {
+    state.mode.throttle--;
+    return fail(new ServiceError(400, 'ThrottlingException', MESSAGES.throttled));
+  }
+  if (state.mode.respond && state.mode.respond.times > 0) {
+    state.mode.respond.times--;
+    return fail(new ServiceError(state.mode.respond.status, state.mode.respond.type, state.mode.respond.message));
+  }
+  if (state.mode.fail500 && state.mode.fail500 > 0) {
+    state.mode.fail500--;
+    return fail(new ServiceError(500, 'InternalServiceError', MESSAGES.internal));
+  }
+  const denied = (rule: string): boolean => (accessKeyId ? state.denied.get(accessKeyId)?.has(rule) === true : false);
+  const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+  try {
+    if (denied(operation)) throw new ServiceError(400, 'AccessDeniedException', `User: arn:aws:iam::${ACCOUNT}:user/${accessKeyId} is not authorized to perform: secretsmanager:${operation}`);
+    const result = operate(state, operation, body, denied, record);
+    send(200, JSON.stringify(result), 'application/x-amz-json-1.1');
+  } catch (error) {
+    if (error instanceof ServiceError) return fail(error);
+    fail(new ServiceError(500, 'InternalServiceError', MESSAGES.internal));
+  }
+}
+
+function operate(state: SecretsState, operation: string, body: Record<string, unknown>, denied: (rule: string) => boolean, record: RequestRecord): unknown {
+  switch (operation) {
+    case 'GetSecretValue': {
+      const id = String(body.SecretId ?? '');
+      record.secretIds.push(id);
+      return valueOf(state, id, body.VersionStage as string | undefined, body.VersionId as string | undefined, denied);
+    }
+    case 'BatchGetSecretValue': {
+      let ids: string[];
+      if (Array.isArray(body.SecretIdList)) {
+        ids = body.SecretIdList.map(String);
+        if (ids.length < 1 || ids.length > 20) throw new ServiceError(400, 'InvalidParameterException', 'SecretIdList must contain between 1 and 20 secret IDs.');
+      } else {
+        const filters = (body.Filters as Array<{ Key: string; Values: string[] }> | undefined) ?? [];
+        const prefixes = filters.filter((filter) => filter.Key === 'name').flatMap((filter) => filter.Values);
+        ids = [...state.secrets.values()].filter((secret) => prefixes.length === 0 || prefixes.some((prefix) => secret.name.startsWith(prefix))).map((secret) => secret.name).slice(0, Number(body.MaxResults ?? 20));
+      }
+      record.secretIds.push(...ids);
+      const SecretValues: unknown[] = [];
+      const Errors: unknown[] = [];
+      for (const id of ids) {
+        try {
+          SecretValues.push(valueOf(state, id, undefined, undefined, denied));
+        } catch (error) {
+          if (!(error instanceof ServiceError)) throw error;
+          Errors.push({ SecretId: id, ErrorCode: error.type, Message: error.message });
+        }
+      }
+      return { SecretValues, Errors, NextToken: null };
+    }
+    case 'ListSecrets':
+      return {
+        SecretList: [...state.secrets.values()].slice(0, Number(body.MaxResults ?? 100)).map((secret) => ({ ARN: secret.arn, Name: secret.name, LastChangedDate: 1_762_000_000.123 })),
+        NextToken: null,
+      };
+    case 'DescribeSecret': {
+      const secret = state.find(String(body.SecretId ?? ''));
+      if (!secret) throw new ServiceError(400, 'ResourceNotFoundException', MESSAGES.notFound);
+      return {
+        ARN: secret.arn,
+        Name: secret.name,
+        ...(secret.deletedDate ? { DeletedDate: secret.deletedDate } : {}),
+        VersionIdsToStages: Object.fromEntries(secret.versions.filter((version) => version.stages.length).map((version) => [version.versionId, version.stages])),
+      };
+    }
+    case 'CreateSecret':
+    case 'PutSecretValue': {
+      const name = String(body.Name ?? body.SecretId ?? '');
+      const value = typeof body.SecretString === 'string' ? body.SecretString : Buffer.from(String(body.SecretBinary ?? ''), 'base64');
+      const secret = operation === 'CreateSecret' ? state.put(name, value) : state.put(state.find(name)?.name ?? name, value, (body.VersionStages as string[] | undefined) ?? ['AWSCURRENT']);
+      return { ARN: secret.arn, Name: secret.name, VersionId: secret.versions.at(-1)!.versionId, ...(operation === 'PutSecretValue' ? { VersionStages: secret.versions.at(-1)!.stages } : {}) };
+    }
+    default:
+      throw new ServiceError(400, 'UnknownOperationException', `Unknown operation ${operation}`);
+  }
+}
+
+function valueOf(state: SecretsState, id: string, stage: string | undefined, versionId: string | undefined, denied: (rule: string) => boolean): unknown {
+  if (!/^[A-Za-z0-9/_+=.@:-]+$/.test(id)) throw new ServiceError(400, 'InvalidParameterException', 'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!');
+  const secret = state.find(id);
+  if (!secret) throw new ServiceError(400, 'ResourceNotFoundException', MESSAGES.notFound);
+  if (denied(`GetSecretValue:${secret.name}`)) throw new ServiceError(400, 'AccessDeniedException', `User is not authorized to perform: secretsmanager:GetSecretValue on resource: ${id}`);
+  if (secret.deletedDate) throw new ServiceError(400, 'InvalidRequestException', MESSAGES.deleted);
+  if (secret.kmsFailure) throw new ServiceError(400, 'DecryptionFailure', MESSAGES.decryption);
+  const wanted = versionId ?? undefined;
+  const version = secret.versions.find((candidate) => (wanted ? candidate.versionId === wanted : candidate.stages.includes(stage ?? 'AWSCURRENT')));
+  if (!version) throw new ServiceError(400, 'ResourceNotFoundException', `Secrets Manager can't find the specified secret value for staging label: ${stage ?? 'AWSCURRENT'}`);
+  return {
+    ARN: secret.arn,
+    Name: secret.name,
+    VersionId: version.versionId,
+    ...(version.secretString !== undefined ? { SecretString: version.secretString } : { SecretBinary: version.secretBinary!.toString('base64') }),
+    VersionStages: version.stages,
+    CreatedDate: version.createdDate,
+  };
+}
+
+function assumeRole(state: SecretsState, params: URLSearchParams): string {
+  const roleArn = params.get('RoleArn') ?? '';
+  state.assumedRoles.push(roleArn);
+  const keyId = `ASIA${randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase()}`;
+  if (state.knownKeys.size > 0) state.knownKeys.add(keyId);
+  return `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>${keyId}</AccessKeyId><SecretAccessKey>stand-in-secret</SecretAccessKey><SessionToken>stand-in-session</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials><AssumedRoleUser><Arn>${roleArn}/secretbind</Arn><AssumedRoleId>AROA:secretbind</AssumedRoleId></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></AssumeRoleResponse>`;
+}
