@@ -2,9 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createSecretResolver, encryptLocalPassword, generateFernetKey, SecretbindError } from 'secretbind';
+import { createSecretResolver, encryptLocalPassword, generateFernetKey } from 'secretbind';
 import { envvar } from 'secretbind/providers/envvar';
 import { SqliteBindingRepository } from './sqlite-repository.js';
+import { thrown } from '../test/helpers.js';
 
 const KEY = generateFernetKey();
 
@@ -12,15 +13,6 @@ function repository() {
   return new SqliteBindingRepository(join(mkdtempSync(join(tmpdir(), 'secretbind-sqlite-')), 'bindings.db'));
 }
 
-function failure(run: () => unknown): SecretbindError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(SecretbindError);
-    return error as SecretbindError;
-  }
-  throw new Error('expected a SecretbindError');
-}
 
 describe('Example: sqlite-repository', () => {
   it('backs a resolver, including disabled bindings and stores', async () => {
@@ -43,11 +35,11 @@ describe('Example: sqlite-repository', () => {
 
   it('enforces the same integrity rules as MemoryBindingRepository', () => {
     const db = repository().putStore({ name: 'env', type: 'envvar' });
-    expect(failure(() => db.putBinding({ account: 'a', store: 'missing', entry: 'X' })).code).toBe('STORE_NOT_FOUND');
-    expect(failure(() => db.putStore({ name: 'v', type: 'vault', vault_url: 'ftp://x' })).code).toBe('CONFIG_INVALID');
-    expect(failure(() => db.putBinding({ account: 'a', store: 'env', entry: 'Root/' })).code).toBe('CONFIG_INVALID');
+    expect(thrown(() => db.putBinding({ account: 'a', store: 'missing', entry: 'X' })).code).toBe('STORE_NOT_FOUND');
+    expect(thrown(() => db.putStore({ name: 'v', type: 'vault', vault_url: 'ftp://x' })).code).toBe('CONFIG_INVALID');
+    expect(thrown(() => db.putBinding({ account: 'a', store: 'env', entry: 'Root/' })).code).toBe('CONFIG_INVALID');
     db.putBinding({ account: 'a', store: 'env', entry: 'A' }).putBinding({ account: 'b', store: 'env', entry: 'B' });
-    const inUse = failure(() => db.removeStore('env'));
+    const inUse = thrown(() => db.removeStore('env'));
     expect(inUse.code).toBe('STORE_IN_USE');
     expect(inUse.message).toContain('"a", "b"');
     db.removeBinding('a');

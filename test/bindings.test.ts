@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryBindingRepository, SecretbindError, validateStoreFields } from 'secretbind';
+import { MemoryBindingRepository, validateStoreFields } from 'secretbind';
+import { thrown } from './helpers.js';
 
-function failure(run: () => unknown): SecretbindError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(SecretbindError);
-    return error as SecretbindError;
-  }
-  throw new Error('expected a SecretbindError');
-}
 
 const stores = [
   { name: 'env', type: 'envvar' },
@@ -46,7 +38,7 @@ describe('Class: MemoryBindingRepository', () => {
       [{ stores, bindings: [{ account: 'a', store: 'env', entry: 'Root/' }] }, 'bindings[0].entry: Invalid entry reference "Root/" at column 6'],
       [{ stores, bindings: [{ account: 'a', store: 'env' }] }, 'bindings[0].entry: expected a non-empty string'],
     ])('rejects %j with CONFIG_INVALID: %s', (config, message) => {
-      const error = failure(() => MemoryBindingRepository.fromConfig(config));
+      const error = thrown(() => MemoryBindingRepository.fromConfig(config));
       expect(error.code).toBe('CONFIG_INVALID');
       expect(error.message).toContain(message);
     });
@@ -65,7 +57,7 @@ describe('Class: MemoryBindingRepository', () => {
           { account: 'b', store: 'env', entry: 'B' },
         ],
       });
-      const error = failure(() => repository.removeStore('env'));
+      const error = thrown(() => repository.removeStore('env'));
       expect(error.code).toBe('STORE_IN_USE');
       expect(error.message).toContain('"a", "b"');
       expect(repository.findStore('env')).toBeDefined();
@@ -78,7 +70,7 @@ describe('Class: MemoryBindingRepository', () => {
 
   describe('Method: putBinding', () => {
     it('refuses a binding to a store that does not exist', () => {
-      const error = failure(() => new MemoryBindingRepository().putBinding({ account: 'a', store: 'missing', entry: 'X' }));
+      const error = thrown(() => new MemoryBindingRepository().putBinding({ account: 'a', store: 'missing', entry: 'X' }));
       expect(error.code).toBe('STORE_NOT_FOUND');
     });
 

@@ -11,6 +11,7 @@ import {
   type SecretProvider,
 } from 'secretbind';
 import { memory } from '../providers/memory/index.js';
+import { failure } from './helpers.js';
 
 const KEY = generateFernetKey();
 const LOCAL = encryptLocalPassword('local-password', KEY);
@@ -33,14 +34,6 @@ function setup(options: { enabledBinding?: boolean; enabledStore?: boolean } = {
   return { provider, repository, resolver, events };
 }
 
-async function failure(promise: Promise<unknown>): Promise<SecretbindError> {
-  const outcome = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  expect(outcome).toBeInstanceOf(SecretbindError);
-  return outcome as SecretbindError;
-}
 
 const resolutions = (events: SecretEvent[]) => events.filter((event): event is ResolutionEvent => event.kind === 'resolution');
 

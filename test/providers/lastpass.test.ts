@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createSecretResolver, MemoryBindingRepository, SecretbindError, type SecretStore } from 'secretbind';
+import { createSecretResolver, MemoryBindingRepository, type SecretStore } from 'secretbind';
 import { lastpass, type LastpassOptions } from '../../providers/lastpass/index.js';
 import { describeProvider } from '../conformance/provider.js';
+import { failure } from '../helpers.js';
 
 const STAND_IN = fileURLToPath(new URL('../bin/lpass', import.meta.url));
 const CANARY = 'canary-lastpass-5e1f0a';
@@ -55,14 +56,6 @@ function resolverOver(provider: ReturnType<typeof lastpass>, bindings: Record<st
   return createSecretResolver({ repository, providers: [provider], cryptographyKey: [], timeoutMs });
 }
 
-async function failure(promise: Promise<unknown>): Promise<SecretbindError> {
-  const outcome = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  expect(outcome).toBeInstanceOf(SecretbindError);
-  return outcome as SecretbindError;
-}
 
 describeProvider({
   name: 'lastpass',

@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createSecretResolver, MemoryBindingRepository, SecretbindError, type SecretStore } from 'secretbind';
+import { createSecretResolver, MemoryBindingRepository, type SecretStore } from 'secretbind';
 import { awsSecrets, type AwsSecretsOptions } from '../../../providers/aws_secrets/index.js';
 import { MESSAGES } from '../../servers/secrets-manager/index.js';
 import { describeProvider } from '../../conformance/provider.js';
 import { awsWorld, CANARY, CREDENTIALS, type AwsWorld } from './world.js';
+import { failure } from '../../helpers.js';
 
 // Whatever a test forgets, the SDK must never go looking for an instance metadata service.
 beforeEach(() => {
@@ -60,14 +61,6 @@ async function setup(options: AwsSecretsOptions = { credentials: CREDENTIALS }, 
   return { ...current, repository, bind, resolver, read: (entry: string) => (bind('reader', entry), resolver.resolvePassword({ name: 'reader' })) };
 }
 
-async function failure(promise: Promise<unknown>): Promise<SecretbindError> {
-  const outcome = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  expect(outcome).toBeInstanceOf(SecretbindError);
-  return outcome as SecretbindError;
-}
 
 describe('Provider: aws_secrets error table', () => {
   it('maps ResourceNotFoundException to ENTRY_NOT_FOUND', async () => {

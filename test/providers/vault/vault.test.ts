@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSecretResolver, MemoryBindingRepository, SecretbindError, type SecretEvent, type SecretStore } from 'secretbind';
+import { createSecretResolver, MemoryBindingRepository, type SecretEvent, type SecretStore } from 'secretbind';
 import { vault, type VaultOptions } from '../../../providers/vault/index.js';
 import { ERROR_BODIES } from '../../servers/vault/index.js';
 import { world, type World } from './world.js';
+import { failure } from '../../helpers.js';
 
 const worlds: World[] = [];
 afterEach(async () => {
@@ -25,14 +26,6 @@ async function setup(options: Parameters<typeof world>[0] = {}, providerOptions:
   return { ...current, provider, resolver, events, repository };
 }
 
-async function failure(promise: Promise<unknown>): Promise<SecretbindError> {
-  const outcome = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  expect(outcome).toBeInstanceOf(SecretbindError);
-  return outcome as SecretbindError;
-}
 
 describe('Provider: vault error table', () => {
   it.each([
