@@ -48,14 +48,6 @@ export class DeadlineQueue {
     if (node.queued) this.#unlink(node);
   }
 
-  /** Drops every pending deadline without firing it and stops the timer. */
-  clear(): void {
-    while (this.#head) this.#unlink(this.#head);
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#timerAt = Infinity;
-  }
-
   #arm(at: MonotonicMs): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timerAt = at;

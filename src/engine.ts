@@ -189,7 +189,7 @@ export class Engine {
   }
 
   async close(): Promise<void> {
-    this.#deadlines.clear();
+    // Pending deadlines stay: a call still in flight at close must end with TIMEOUT, not hang. The timer is unref'd.
     await Promise.allSettled([...this.providers.values()].map(async (provider) => provider.close?.()));
   }
 

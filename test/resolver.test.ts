@@ -289,6 +289,15 @@ describe('Function: createSecretResolver', () => {
     expect(() => createSecretResolver({ repository: new MemoryBindingRepository(), ...options })).toThrow(text);
   });
 
+  it('still times out a call that is in flight when the resolver closes', async () => {
+    const stubborn: SecretProvider = { type: 'memory', resolve: () => new Promise(() => {}) };
+    const { repository } = setup();
+    const resolver = createSecretResolver({ repository, providers: [stubborn], timeoutMs: 50 });
+    const pending = resolver.resolvePassword({ name: 'cmk' });
+    await resolver.close();
+    expect((await failure(pending)).code).toBe('TIMEOUT');
+  });
+
   it('closes every provider', async () => {
     const close = vi.fn();
     const resolver = createSecretResolver({ repository: new MemoryBindingRepository(), providers: [{ ...memory(), close }] });
