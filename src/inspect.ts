@@ -1,6 +1,7 @@
 import type { Account, AccountBinding, SecretStore } from './bindings.js';
 import { resolveBulk } from './bulk.js';
-import { asProviderError, asResolutionError, entryPointOf, type Engine } from './engine.js';
+import { asResolutionError, entryPointOf, type Engine } from './engine.js';
+import { asProviderError } from './provider-call.js';
 import { SecretbindError, type SecretbindErrorCode } from './errors.js';
 import type { StoreCheckDetails } from './provider.js';
 

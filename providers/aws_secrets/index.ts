@@ -15,6 +15,7 @@ import {
   type SecretProvider,
   type SecretStore,
 } from 'secretbind';
+import { mapError } from './errors.js';
 
 export interface AwsSecretsOptions {
   /** Credentials to use instead of the store's profile, role or the SDK's default chain (an identity or a provider). */
@@ -56,7 +57,6 @@ interface SecretValue {
 const TYPE = 'aws_secrets';
 const BATCH_LIMIT = 20;
 const DEFAULT_KEY = 'password';
-const CREDENTIALS_MISSING = 'Unable to locate AWS credentials: attach an IAM role, set AWS_PROFILE, or set aws_profile on the store';
 
 /**
  * A provider for `aws_secrets` stores (`aws_region`, `aws_profile`, `aws_endpoint`, `aws_role_arn`).
@@ -285,41 +285,4 @@ function isBatchDenial(error: unknown): boolean {
 
 function configKey(store: SecretStore): string {
   return JSON.stringify([store.aws_region, store.aws_profile, store.aws_endpoint, store.aws_role_arn]);
-}
-
-/** The SDK's error names, mapped as the reference's table says; messages are ours. */
-function mapError(error: unknown, what: string, store: SecretStore): SecretbindError {
-  if (error instanceof SecretbindError) return error;
-  const name = (error as { name?: string })?.name ?? '';
-  const message = String((error as Error)?.message ?? '');
-  const context = { storeType: TYPE, cause: error };
-  switch (name) {
-    case 'ResourceNotFoundException':
-      return new SecretbindError('ENTRY_NOT_FOUND', `No secret ${what} in Secrets Manager (or no version in that stage).`, context);
-    case 'InvalidRequestException':
-      return /marked for deletion/.test(message)
-        ? new SecretbindError('ENTRY_NOT_FOUND', `Secret ${what} is scheduled for deletion: restore it (RestoreSecret) or bind another.`, context)
-        : new SecretbindError('CONFIG_INVALID', `Secrets Manager refused the request for ${what} as invalid.`, context);
-    case 'InvalidParameterException':
-      return new SecretbindError('REFERENCE_INVALID', `${what} is not a valid secret name or ARN.`, context);
-    case 'AccessDeniedException':
-      return new SecretbindError('PERMISSION_DENIED', `AWS denied reading ${what}: grant secretsmanager:GetSecretValue${what.includes('secrets') ? ' and secretsmanager:BatchGetSecretValue' : ''} to this identity.`, context);
-    case 'DecryptionFailure':
-      return new SecretbindError('PERMISSION_DENIED', `Secret ${what} cannot be decrypted: its KMS key is disabled or denies kms:Decrypt to this identity.`, context);
-    case 'UnrecognizedClientException':
-    case 'InvalidSignatureException':
-    case 'ExpiredTokenException':
-    case 'IncompleteSignature':
-    case 'InvalidClientTokenId':
-      return new SecretbindError('AUTH_FAILED', `AWS rejected the credentials (${name}): check the keys, profile or role of store ${JSON.stringify(store.name)}.`, context);
-    case 'CredentialsProviderError':
-      return new SecretbindError('AUTH_FAILED', CREDENTIALS_MISSING, context);
-    case 'ThrottlingException':
-      return new SecretbindError('RATE_LIMITED', `Secrets Manager throttled the request for ${what} after the SDK's retries.`, context);
-    case 'InternalServiceError':
-      return new SecretbindError('BACKEND_UNAVAILABLE', `Secrets Manager failed on ${what} (InternalServiceError) after the SDK's retries.`, context);
-    default:
-      if (/Region is missing/i.test(message)) return new SecretbindError('CONFIG_INVALID', `Store ${JSON.stringify(store.name)} has no region: set aws_region (or AWS_REGION).`, context);
-      return new SecretbindError('BACKEND_UNAVAILABLE', `Secrets Manager is unreachable or failed (${name || 'error'}) on ${what}.`, context);
-  }
 }
