@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { Account, AccountBinding, BindingRepository, SecretStore } from './bindings.js';
 import { DeadlineQueue } from './deadline.js';
 import { asProviderError, ProviderCall, type CallHost, type CallListener } from './provider-call.js';
-import { isSecretbindError, SecretbindError } from './errors.js';
+import { isSecretbindError, safeCause, SecretbindError } from './errors.js';
 import type { ProviderEvent, ResolutionEvent, SecretEventListener } from './events.js';
 import { decryptTextWithKeys, parseFernetKeys, type FernetKeyInput } from './fernet.js';
 import type { ProviderSettled, ProviderValue, ResolveContext, SecretProvider } from './provider.js';
@@ -238,7 +238,7 @@ export function asResolutionError(thrown: unknown, account: Account): Secretbind
   const name = thrown instanceof Error ? thrown.name : typeof thrown;
   return new SecretbindError('BACKEND_UNAVAILABLE', `The binding repository failed (${name}) while looking up account ${JSON.stringify(account.name)}; see error.cause.`, {
     account: account.name,
-    cause: thrown,
+    cause: safeCause(thrown),
   });
 }
 

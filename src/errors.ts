@@ -36,7 +36,8 @@ export interface SecretbindErrorContext {
   retryAfterMs?: number | undefined;
   /**
    * The underlying error. Absent when nothing failed underneath (an entry that simply does not exist).
-   * Providers never pass an error whose message could hold a secret value (a JSON parse error of a secret, say).
+   * Providers never pass an error whose message could hold a secret value (a JSON parse error of a secret, say);
+   * errors of unknown origin arrive as a {@link WithheldError}.
    */
   cause?: unknown;
 }
@@ -134,4 +135,31 @@ function describeCause(cause: unknown): { name: string; code?: string } {
     return typeof code === 'string' ? { name: cause.name, code } : { name: cause.name };
   }
   return { name: typeof cause };
+}
+
+/**
+ * An error of unknown origin, carried as a cause without its message: the message of an error we did not make may
+ * quote a secret (a JSON parse error of a secret does), and loggers print causes in full. The original is on
+ * `original`, which is not enumerable, so inspection and JSON leave it out while a debugger can still reach it.
+ */
+export class WithheldError extends Error {
+  declare readonly original: unknown;
+
+  constructor(original: unknown) {
+    const name = original instanceof Error ? original.name : typeof original;
+    super(`${name} (its message is withheld because it may quote a secret; see .original)`);
+    this.name = name;
+    Object.defineProperty(this, 'original', { value: original, enumerable: false });
+    const code = (original as { code?: unknown } | null)?.code;
+    if (typeof code === 'string') Object.defineProperty(this, 'code', { value: code, enumerable: true });
+    // Keep where it happened, not what it said: the frames of the original stack without its message lines.
+    const stack = original instanceof Error ? original.stack : undefined;
+    const frames = stack?.indexOf('\n    at ') ?? -1;
+    this.stack = `${this.name}: ${this.message}${frames >= 0 ? stack!.slice(frames) : ''}`;
+  }
+}
+
+/** The cause to attach for a failure: our own errors as they are, anything else withheld. */
+export function safeCause(error: unknown): unknown {
+  return isSecretbindError(error) ? error : new WithheldError(error);
 }

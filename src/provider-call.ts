@@ -1,6 +1,6 @@
 import type { SecretStore } from './bindings.js';
 import { DeadlineNode, type DeadlineQueue } from './deadline.js';
-import { isSecretbindError, SecretbindError } from './errors.js';
+import { isSecretbindError, safeCause, SecretbindError } from './errors.js';
 import type { ProviderEvent } from './events.js';
 import type { ProviderNotice, ResolveContext } from './provider.js';
 
@@ -112,6 +112,6 @@ export function asProviderError(error: unknown, store: SecretStore, account: str
     account,
     store: store.name,
     storeType: store.type,
-    cause: error,
+    cause: safeCause(error),
   });
 }

@@ -1,5 +1,5 @@
 import type { SecretStore } from './bindings.js';
-import type { SecretbindError } from './errors.js';
+import { isSecretbindError, safeCause, SecretbindError } from './errors.js';
 import type { EntryReference } from './reference.js';
 
 /** What a provider may report through the resolver's event hook; the resolver adds store and account. */
@@ -56,4 +56,23 @@ export interface SecretProvider {
   check?(store: SecretStore, ctx: ResolveContext): Promise<StoreCheckDetails>;
   /** Releases clients, caches and timers. */
   close?(): void | Promise<void>;
+}
+
+/**
+ * One reference's answer in a bulk read: what `read` returns, or what it throws. A throw that is not a
+ * SecretbindError becomes BACKEND_UNAVAILABLE with the original as its cause, never echoed.
+ *
+ * @example
+ * ```ts
+ * for (const ref of refs) answers.set(ref.raw, await settle(() => index.lookup(ref), 'hit'))
+ * ```
+ */
+export async function settle(read: () => string | Promise<string>, cache?: 'hit' | 'miss'): Promise<ProviderSettled> {
+  try {
+    const value = await read();
+    return cache === undefined ? { ok: true, value } : { ok: true, value, cache };
+  } catch (error) {
+    if (isSecretbindError(error)) return { ok: false, error };
+    return { ok: false, error: new SecretbindError('BACKEND_UNAVAILABLE', `A provider failed unexpectedly (${(error as Error)?.name ?? typeof error}); see error.cause.`, { cause: safeCause(error) }) };
+  }
 }

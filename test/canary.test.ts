@@ -23,6 +23,7 @@ import {
   peerLoader,
   referencePath,
   SecretbindError,
+  settle,
   untilAborted,
   validateStoreFields,
   wrapAccountLookup,
@@ -153,6 +154,11 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     controller.abort(new SecretbindError('TIMEOUT', 'deadline'));
     await failing(() => waiting);
     await forEachLimit([1, 2, 3], 2, async () => {});
+    const settled = await settle(() => {
+      throw new SyntaxError(`Unexpected token, "${CANARY}" is not valid JSON`);
+    });
+    expect(settled.ok).toBe(false);
+    if (!settled.ok) record(settled.error);
     // toJSON names the cause's class only: a cause's message is not ours to vouch for.
     outputs.push(JSON.stringify(new SecretbindError('BACKEND_UNAVAILABLE', 'x', { cause: new Error(CANARY) })));
   });
@@ -161,7 +167,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     const covered = new Set([
       'createSecretResolver', 'wrapAccountLookup', 'MemoryBindingRepository', 'checkBinding', 'parseReference', 'formatReference',
       'referencePath', 'SecretbindError', 'isSecretbindError', 'formatEvent', 'encryptLocalPassword', 'decryptLocalPassword',
-      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'untilAborted', 'forEachLimit',
+      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'untilAborted', 'forEachLimit', 'settle', 'WithheldError',
     ]);
     const functions = Object.entries(secretbind).filter(([, value]) => typeof value === 'function').map(([name]) => name);
     expect(functions.filter((name) => !covered.has(name))).toEqual([]);

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   createSecretResolver,
@@ -9,6 +10,7 @@ import {
   type ResolutionEvent,
   type SecretEvent,
   type SecretProvider,
+  WithheldError,
 } from 'secretbind';
 import { memory } from '../providers/memory/index.js';
 import { failure } from './helpers.js';
@@ -187,7 +189,11 @@ describe('Resolution rule 3: an active binding asks the store', () => {
     expect(error.code).toBe('BACKEND_UNAVAILABLE');
     expect(error.message).not.toContain('hunter2');
     expect(JSON.stringify(error)).not.toContain('hunter2');
-    expect(error.cause).toBeInstanceOf(SyntaxError);
+    expect(inspect(error, { depth: 10 })).not.toContain('hunter2');
+    // The original stays reachable for a debugger, out of sight of loggers.
+    expect(error.cause).toBeInstanceOf(WithheldError);
+    expect((error.cause as WithheldError).name).toBe('SyntaxError');
+    expect((error.cause as WithheldError).original).toBeInstanceOf(SyntaxError);
   });
 
   it('fails with TIMEOUT at the deadline even when the provider ignores the signal, and aborts the signal', async () => {
@@ -230,10 +236,10 @@ describe('Resolution rule 3: an active binding asks the store', () => {
     expect((await failure(resolver.resolvePassword({ name: 'cmk' }))).code).toBe('CONFIG_INVALID');
   });
 
-  it('reports a failing repository as BACKEND_UNAVAILABLE', async () => {
+  it('reports a failing repository as BACKEND_UNAVAILABLE, withholding its message', async () => {
     const repository: BindingRepository = {
       findBinding: async () => {
-        throw new Error('connection refused');
+        throw new Error('connection refused for postgres://sync:db-password-123@db');
       },
       findStore: () => undefined,
     };
@@ -241,6 +247,7 @@ describe('Resolution rule 3: an active binding asks the store', () => {
     const error = await failure(resolver.resolvePassword({ name: 'cmk', password: LOCAL }));
     expect(error).toMatchObject({ code: 'BACKEND_UNAVAILABLE', account: 'cmk' });
     expect(error.message).toContain('binding repository');
+    expect(inspect(error, { depth: 10 })).not.toContain('db-password-123');
   });
 });
 

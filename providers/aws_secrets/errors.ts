@@ -1,5 +1,5 @@
 /** The aws_secrets error table: the SDK's error names mapped as ../shared/reference/aws-secrets-manager.md says. */
-import { SecretbindError, type SecretStore } from 'secretbind';
+import { SecretbindError, WithheldError, type SecretStore } from 'secretbind';
 
 const TYPE = 'aws_secrets';
 const CREDENTIALS_MISSING = 'Unable to locate AWS credentials: attach an IAM role, set AWS_PROFILE, or set aws_profile on the store';
@@ -37,6 +37,6 @@ export function mapError(error: unknown, what: string, store: SecretStore): Secr
       return new SecretbindError('BACKEND_UNAVAILABLE', `Secrets Manager failed on ${what} (InternalServiceError) after the SDK's retries.`, context);
     default:
       if (/Region is missing/i.test(message)) return new SecretbindError('CONFIG_INVALID', `Store ${JSON.stringify(store.name)} has no region: set aws_region (or AWS_REGION).`, context);
-      return new SecretbindError('BACKEND_UNAVAILABLE', `Secrets Manager is unreachable or failed (${name || 'error'}) on ${what}.`, context);
+      return new SecretbindError('BACKEND_UNAVAILABLE', `Secrets Manager is unreachable or failed (${name || 'error'}) on ${what}.`, { storeType: TYPE, cause: new WithheldError(error) });
   }
 }

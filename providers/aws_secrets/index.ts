@@ -8,6 +8,7 @@ import {
   peerLoader,
   referencePath,
   SecretbindError,
+  settle,
   validateStoreFields,
   type EntryReference,
   type ProviderSettled,
@@ -169,13 +170,14 @@ export function awsSecrets(options: AwsSecretsOptions = {}): SecretProvider {
       });
       for (const { ref, target } of targets) {
         const value = values.get(lookupKey(target)) ?? values.get(target.secretId);
-        try {
-          if (value === undefined) throw new SecretbindError('BACKEND_UNAVAILABLE', `Secrets Manager gave no answer for ${target.secretId} in a batch.`, { storeType: TYPE });
-          if (value instanceof SecretbindError) throw value;
-          answers.set(ref.raw, { ok: true, value: valueFor(value, target) });
-        } catch (error) {
-          answers.set(ref.raw, { ok: false, error: error as SecretbindError });
-        }
+        answers.set(
+          ref.raw,
+          await settle(() => {
+            if (value === undefined) throw new SecretbindError('BACKEND_UNAVAILABLE', `Secrets Manager gave no answer for ${target.secretId} in a batch.`, { storeType: TYPE });
+            if (value instanceof SecretbindError) throw value;
+            return valueFor(value, target);
+          }),
+        );
       }
       return answers;
     },

@@ -2,7 +2,7 @@
  * envvar: entries are environment variables, read from `process.env` (or an injected environment) on every
  * lookup. No peer dependency. An unset variable is ENTRY_NOT_FOUND; a set but empty one is the empty string.
  */
-import { SecretbindError, validateStoreFields, type EntryReference, type ProviderSettled, type SecretProvider, type SecretStore } from 'secretbind';
+import { SecretbindError, settle, validateStoreFields, type EntryReference, type ProviderSettled, type SecretProvider, type SecretStore } from 'secretbind';
 
 export interface EnvvarOptions {
   /** Where variables are read. Default: `process.env`, read at each lookup so changes are seen. */
@@ -31,13 +31,7 @@ export function envvar(options: EnvvarOptions = {}): SecretProvider {
     async resolveMany(store, refs) {
       const env = options.env ?? process.env;
       const answers = new Map<string, ProviderSettled>();
-      for (const ref of refs) {
-        try {
-          answers.set(ref.raw, { ok: true, value: read(env, store, ref) });
-        } catch (error) {
-          answers.set(ref.raw, { ok: false, error: error as SecretbindError });
-        }
-      }
+      for (const ref of refs) answers.set(ref.raw, await settle(() => read(env, store, ref)));
       return answers;
     },
     async check() {

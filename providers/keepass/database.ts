@@ -5,7 +5,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import type * as Kdbxweb from 'kdbxweb';
-import { SecretbindError, type EntryReference } from 'secretbind';
+import { SecretbindError, WithheldError, type EntryReference } from 'secretbind';
 
 export type KdbxwebModule = typeof Kdbxweb;
 
@@ -114,7 +114,7 @@ function mapKdbxError(error: unknown, bytes: Buffer, request: OpenRequest): Secr
     case 'FileCorrupt':
       return fileProblem(request.path, `is corrupt or truncated (${(error as Error).message.replace(/^Error FileCorrupt:?\s*/, '') || 'integrity check failed'})`, error);
     default:
-      return new SecretbindError('BACKEND_UNAVAILABLE', `Opening KeePass file ${request.path} failed unexpectedly (${(error as Error)?.name ?? typeof error}); see error.cause.`, where);
+      return new SecretbindError('BACKEND_UNAVAILABLE', `Opening KeePass file ${request.path} failed unexpectedly (${(error as Error)?.name ?? typeof error}); see error.cause.`, { storeType: TYPE, cause: new WithheldError(error) });
   }
 }
 

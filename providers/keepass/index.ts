@@ -3,7 +3,7 @@
  * Peers: kdbxweb, with @node-rs/argon2 (or hash-wasm) for Argon2. Freshness: each lookup stats the file; the
  * decrypted file is reused while unchanged, for at most `cacheTtlMs`, and concurrent lookups share one open.
  */
-import { abortableDelay, peerLoader, SecretbindError, untilAborted, validateStoreFields, type ProviderSettled, type ResolveContext, type SecretProvider, type SecretStore } from 'secretbind';
+import { abortableDelay, peerLoader, SecretbindError, settle, untilAborted, validateStoreFields, type ProviderSettled, type ResolveContext, type SecretProvider, type SecretStore } from 'secretbind';
 import { argon2For, type Argon2Choice } from './argon2.js';
 import { DatabaseCache, type OpenDatabase } from './cache.js';
 import { DatabaseIndex, decrypt, readStable, sameSignature, signatureOf, sniffHeader, type FileSignature, type KdbxwebModule, type OpenRequest } from './database.js';
@@ -131,13 +131,7 @@ export function keepass(options: KeepassOptions = {}): KeepassProvider {
     async resolveMany(store, refs, ctx) {
       const { database: opened, cache: state } = await database(store, ctx);
       const answers = new Map<string, ProviderSettled>();
-      for (const ref of refs) {
-        try {
-          answers.set(ref.raw, { ok: true, value: opened.index.lookup(ref), cache: state });
-        } catch (error) {
-          answers.set(ref.raw, { ok: false, error: error as SecretbindError });
-        }
-      }
+      for (const ref of refs) answers.set(ref.raw, await settle(() => opened.index.lookup(ref), state));
       return answers;
     },
     async check(store, ctx) {

@@ -7,6 +7,7 @@ import {
   peerLoader,
   referencePath,
   SecretbindError,
+  settle,
   validateStoreFields,
   type EntryReference,
   type ProviderSettled,
@@ -145,13 +146,6 @@ export function lastpass(options: LastpassOptions = {}): SecretProvider {
     async resolveMany(store, refs, ctx) {
       await ensureSession(store, ctx);
       const answers = new Map<string, ProviderSettled>();
-      const settle = (ref: EntryReference, run: () => string): void => {
-        try {
-          answers.set(ref.raw, { ok: true, value: run() });
-        } catch (error) {
-          answers.set(ref.raw, { ok: false, error: error as SecretbindError });
-        }
-      };
       const standard = refs.filter((ref) => STANDARD_FIELDS[(ref.field ?? 'password').toLowerCase()]);
       const custom = refs.filter((ref) => !STANDARD_FIELDS[(ref.field ?? 'password').toLowerCase()]);
       const names = [...new Set(standard.map(referencePath))];
@@ -161,20 +155,16 @@ export function lastpass(options: LastpassOptions = {}): SecretProvider {
         for (const name of chunk) entries.set(name, matched.filter((entry) => entry.id === name || entry.name === name || entry.fullname === name));
       }
       for (const ref of standard) {
-        settle(ref, () => {
+        answers.set(ref.raw, await settle(() => {
           const name = referencePath(ref);
           const found = entries.get(name) ?? [];
           if (found.length === 0) throw notFound(name);
           if (found.length > 1) throw ambiguous(name, found.map((entry) => `${entry.fullname} [id: ${entry.id}]\n`).join(''));
           return (found[0] as JsonEntry)[STANDARD_FIELDS[(ref.field ?? 'password').toLowerCase()]!.json];
-        });
+        }));
       }
       await forEachLimit(custom, options.concurrency ?? 4, async (ref) => {
-        try {
-          answers.set(ref.raw, { ok: true, value: await show(store, ref, ctx) });
-        } catch (error) {
-          answers.set(ref.raw, { ok: false, error: error as SecretbindError });
-        }
+        answers.set(ref.raw, await settle(() => show(store, ref, ctx)));
       });
       return answers;
     },

@@ -8,6 +8,7 @@ import {
   formatReference,
   parseReference,
   SecretbindError,
+  settle,
   untilAborted,
   validateStoreFields,
   type EntryReference,
@@ -148,11 +149,7 @@ export function memory(options: MemoryOptions = {}): MemoryProvider {
       const answers = new Map<string, ProviderSettled>();
       await Promise.all(
         refs.map(async (ref) => {
-          try {
-            answers.set(ref.raw, { ok: true, value: await read(ref, ctx) });
-          } catch (error) {
-            answers.set(ref.raw, { ok: false, error: error as SecretbindError });
-          }
+          answers.set(ref.raw, await settle(() => read(ref, ctx)));
         }),
       );
       return answers;

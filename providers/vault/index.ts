@@ -8,6 +8,7 @@ import {
   forEachLimit,
   peerLoader,
   SecretbindError,
+  settle,
   validateStoreFields,
   type EntryReference,
   type ProviderSettled,
@@ -126,13 +127,7 @@ export function vault(options: VaultOptions = {}): SecretProvider {
           for (const ref of group) answers.set(ref.raw, { ok: false, error: error as SecretbindError });
           return;
         }
-        for (const ref of group) {
-          try {
-            answers.set(ref.raw, { ok: true, value: field(data, ref) });
-          } catch (error) {
-            answers.set(ref.raw, { ok: false, error: error as SecretbindError });
-          }
-        }
+        for (const ref of group) answers.set(ref.raw, await settle(() => field(data, ref)));
       });
       return answers;
     },
