@@ -81,10 +81,11 @@ export class Engine implements CallHost {
     if (!binding) return { kind: 'local', reason: 'no binding' };
     if (binding.enabled === false) return { kind: 'local', reason: 'binding disabled', binding };
     const store = this.repository.findStore(binding.store);
-    return isPromise(store) ? store.then((found) => this.#planStore(account, binding, found)) : this.#planStore(account, binding, store);
+    return isPromise(store) ? store.then((found) => this.planStore(account, binding, found)) : this.planStore(account, binding, store);
   }
 
-  #planStore(account: Account, binding: AccountBinding, store: SecretStore | undefined): Plan {
+  /** The plan for a binding whose store record is already at hand (rule 2 errors included). */
+  planStore(account: Account, binding: AccountBinding, store: SecretStore | undefined): Plan {
     if (!store) {
       throw new SecretbindError('STORE_NOT_FOUND', `Account ${JSON.stringify(account.name)} is bound to store ${JSON.stringify(binding.store)}, which does not exist: add the store or fix the binding.`, {
         account: account.name,

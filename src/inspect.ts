@@ -91,7 +91,7 @@ export async function explainAccount(engine: Engine, account: Account): Promise<
   if (!store) return { ...explanation, source: 'error', code: 'STORE_NOT_FOUND', reason: `Bound to store ${JSON.stringify(binding.store)}, which does not exist.` };
   if (store.enabled === false) return { ...explanation, source: localSource, reason: `Store ${JSON.stringify(store.name)} is disabled: ${localReason}.`, ...keyCode(local) };
   try {
-    await engine.plan(account);
+    engine.planStore(account, binding, store);
   } catch (error) {
     const failure = asResolutionError(error, account);
     return { ...explanation, source: 'error', code: failure.code, reason: failure.message };

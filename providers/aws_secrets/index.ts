@@ -152,8 +152,9 @@ export function awsSecrets(options: AwsSecretsOptions = {}): SecretProvider {
             const result = await send(store, (sdk) => new sdk.BatchGetSecretValueCommand({ SecretIdList: chunk }), ctx, `${chunk.length} secrets`);
             settleBatch(chunk, result, values, store);
           } catch (error) {
-            if ((error as SecretbindError).code !== 'PERMISSION_DENIED' || !isBatchDenial(error)) throw error;
-            // The batch permission is missing: read one by one, for this chunk and every later bulk lookup.
+            // Denied as a whole (per-secret denials come in Errors): the batch permission is missing. Read one by one,
+            // for this chunk and every later bulk lookup.
+            if ((error as SecretbindError).code !== 'PERMISSION_DENIED') throw error;
             batchDenied.add(storeKey);
             ctx.emit({ level: 'warn', message: 'BatchGetSecretValue is denied; reading secrets one by one', detail: { store: store.name } });
             single = [...single, ...distinct.slice(start).map((secretId) => ({ secretId, key: undefined }))];
@@ -169,7 +170,7 @@ export function awsSecrets(options: AwsSecretsOptions = {}): SecretProvider {
         }
       });
       for (const { ref, target } of targets) {
-        const value = values.get(lookupKey(target)) ?? values.get(target.secretId);
+        const value = values.get(lookupKey(target));
         answers.set(
           ref.raw,
           await settle(() => {
@@ -279,10 +280,6 @@ function settleBatch(requested: readonly string[], result: Record<string, unknow
       values.set(key, mapError(Object.assign(new Error(error?.Message ?? 'missing from the batch'), { name: error?.ErrorCode ?? 'ResourceNotFoundException' }), id, store));
     }
   }
-}
-
-function isBatchDenial(error: unknown): boolean {
-  return /BatchGetSecretValue/.test(String(((error as SecretbindError).cause as Error | undefined)?.message ?? ''));
 }
 
 function configKey(store: SecretStore): string {

@@ -71,7 +71,7 @@ export function lastpass(options: LastpassOptions = {}): SecretProvider {
   const sync = `--sync=${options.sync ?? 'auto'}`;
   const loadExeca = peerLoader(TYPE, 'execa', options.lib, () => import('execa') as Promise<ExecaModule>, 'npm install execa@9');
   // The session is checked once per store (and again after an AUTH_FAILED), not once per lookup.
-  const sessions = new Map<string, Promise<void>>();
+  const sessions = new Map<string, Promise<string>>();
 
   async function run(args: readonly string[], ctx: ResolveContext): Promise<{ stdout: string; stderr: string; exitCode: number }> {
     const { execa } = await loadExeca();
@@ -101,7 +101,8 @@ export function lastpass(options: LastpassOptions = {}): SecretProvider {
     return { stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? ''), exitCode: result.exitCode ?? 1 };
   }
 
-  function ensureSession(store: SecretStore, ctx: ResolveContext): Promise<void> {
+  /** The logged-in user, checked once per store. */
+  function ensureSession(store: SecretStore, ctx: ResolveContext): Promise<string> {
     let checked = sessions.get(store.name);
     if (!checked) {
       checked = checkSession(store, ctx);
@@ -111,7 +112,7 @@ export function lastpass(options: LastpassOptions = {}): SecretProvider {
     return checked;
   }
 
-  async function checkSession(store: SecretStore, ctx: ResolveContext): Promise<void> {
+  async function checkSession(store: SecretStore, ctx: ResolveContext): Promise<string> {
     const { stdout, exitCode } = await run(['status', '--color=never'], ctx);
     const user = /^Logged in as (.*)\.\n?$/.exec(stdout)?.[1];
     if (exitCode !== 0 || user === undefined) throw notLoggedIn();
@@ -121,6 +122,7 @@ export function lastpass(options: LastpassOptions = {}): SecretProvider {
         storeType: TYPE,
       });
     }
+    return user;
   }
 
   /** One entry's field in its own process. */
@@ -169,10 +171,8 @@ export function lastpass(options: LastpassOptions = {}): SecretProvider {
       return answers;
     },
     async check(store, ctx) {
-      sessions.delete(store.name);
-      await ensureSession(store, ctx);
-      const { stdout } = await run(['status', '--color=never'], ctx);
-      return { loggedInAs: /^Logged in as (.*)\./.exec(stdout)?.[1] ?? 'unknown', lpass: lpassPath };
+      sessions.delete(store.name); // check asks lpass afresh
+      return { loggedInAs: await ensureSession(store, ctx), lpass: lpassPath };
     },
     close() {
       sessions.clear();
