@@ -1,3 +1,5 @@
+import { SecretbindError } from './errors.js';
+
 /** Waiting that ends with the resolver's abort signal: for provider authors. */
 
 /**
@@ -48,4 +50,36 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<
       },
     );
   });
+}
+
+/**
+ * Runs work shared by several callers under its own deadline rather than one caller's signal: a login or a file
+ * open that many lookups join must not die with the first caller's abort while later callers still have time.
+ * Rejects with `TIMEOUT` (carrying `message`) after `timeoutMs`, aborting the signal it gave `run`. Callers wait
+ * with their own signal through {@link untilAborted}.
+ *
+ * @example
+ * ```ts
+ * login ??= runWithTimeout(30_000, 'Vault login took longer than 30 s.', (signal) => logIn(signal), 'vault')
+ * await untilAborted(login, ctx.signal)
+ * ```
+ */
+export function runWithTimeout<T>(timeoutMs: number, message: string, run: (signal: AbortSignal) => Promise<T>, storeType?: string): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const timeout = new SecretbindError('TIMEOUT', message, { storeType });
+      controller.abort(timeout);
+      reject(timeout);
+    }, timeoutMs);
+    timer.unref(); // shared work in progress holds the process through its own I/O, not through this timer
+  });
+  let work: Promise<T>;
+  try {
+    work = run(controller.signal);
+  } catch (error) {
+    work = Promise.reject(error);
+  }
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }

@@ -2,6 +2,7 @@ import type { Account, SecretStore } from './bindings.js';
 import { forEachLimit } from './concurrency.js';
 import { asResolutionError, event, valueOf, type Engine, type Plan } from './engine.js';
 import { SecretbindError } from './errors.js';
+import { asProviderError } from './provider-call.js';
 import type { EntryReference } from './reference.js';
 import type { ProviderSettled, SecretProvider } from './provider.js';
 
@@ -32,11 +33,19 @@ interface StoreGroup {
 export async function resolveBulk(engine: Engine, accounts: Iterable<Account>, options: Required<BulkOptions>): Promise<Map<string, BulkResult>> {
   const started = performance.now();
   const unique = new Map<string, Account>();
-  for (const account of accounts) {
-    if (!account || typeof account.name !== 'string') throw new SecretbindError('CONFIG_INVALID', 'resolvePasswords needs accounts with a name.');
-    if (!unique.has(account.name)) unique.set(account.name, account);
-  }
   const settled = new Map<string, BulkResult>();
+  // Keyed by the name as text, so an account without a string name gets its own error instead of failing the call.
+  const malformed = new Map<string, BulkResult>();
+  for (const account of accounts) {
+    const name = (account as Account | null | undefined)?.name;
+    if (typeof name !== 'string') {
+      const key = String(name);
+      if (!unique.has(key)) malformed.set(key, { ok: false, error: new SecretbindError('CONFIG_INVALID', `resolvePasswords got an account whose name is ${name === undefined ? 'missing' : `a ${typeof name}, not a string`}; it was skipped.`) });
+      continue;
+    }
+    if (!unique.has(name)) unique.set(name, account);
+    malformed.delete(name);
+  }
   const groups = new Map<string, StoreGroup>();
 
   await forEachLimit([...unique.values()], options.concurrency, async (account) => {
@@ -69,9 +78,10 @@ export async function resolveBulk(engine: Engine, accounts: Iterable<Account>, o
     }),
   );
 
-  // Keep the caller's order.
+  // Keep the caller's order; malformed accounts come last.
   const results = new Map<string, BulkResult>();
   for (const name of unique.keys()) results.set(name, settled.get(name) as BulkResult);
+  for (const [key, result] of malformed) results.set(key, result);
   return results;
 }
 
@@ -79,7 +89,7 @@ async function readGroup(engine: Engine, group: StoreGroup, concurrency: number)
   const plans = [...group.refs.values()];
   if (group.provider.resolveMany) {
     try {
-      return await engine.resolveEntries(group.provider, group.store, plans.map((plan) => plan.ref));
+      return normalised(await engine.resolveEntries(group.provider, group.store, plans.map((plan) => plan.ref)), group.store);
     } catch (error) {
       // The whole call failed (credentials, reachability): every reference of the store shares the failure.
       return new Map(plans.map((plan) => [plan.ref.raw, { ok: false, error: error as SecretbindError }]));
@@ -96,12 +106,28 @@ async function readGroup(engine: Engine, group: StoreGroup, concurrency: number)
   return answers;
 }
 
+/**
+ * A third-party provider's bulk answer made safe: a settled error that is not a SecretbindError is wrapped (never
+ * echoed), and an answer that is not `{ ok, value | error }` counts as no answer.
+ */
+function normalised(answers: ReadonlyMap<string, ProviderSettled>, store: SecretStore): ReadonlyMap<string, ProviderSettled> {
+  if (!(answers instanceof Map)) throw new SecretbindError('BACKEND_UNAVAILABLE', `The ${store.type} provider's resolveMany did not return a Map.`, { store: store.name, storeType: store.type });
+  const safe = new Map<string, ProviderSettled>();
+  for (const [raw, answer] of answers as Map<string, unknown>) {
+    const settledAnswer = answer as { ok?: unknown; value?: unknown; error?: unknown } | null;
+    if (settledAnswer?.ok === true && typeof settledAnswer.value === 'string') safe.set(raw, answer as ProviderSettled);
+    else if (settledAnswer?.ok === false) safe.set(raw, { ok: false, error: asProviderError(settledAnswer.error, store, undefined) });
+  }
+  return safe;
+}
+
 function settleStore(engine: Engine, account: Account, plan: StorePlan, answer: ProviderSettled, started: number): BulkResult {
   if (answer.ok) {
     if (engine.onEvent) engine.emit(event(account, plan, 'store', started, answer.cache ? { cache: answer.cache, bulk: true } : { bulk: true }));
     return { ok: true, value: answer.value, source: 'store' };
   }
-  const error = answer.error.withContext({ account: account.name, store: plan.store.name, storeType: plan.store.type });
+  // One read serves several accounts (and may have joined a single lookup's flight): name this account.
+  const error = answer.error.forAccount(account.name).withContext({ store: plan.store.name, storeType: plan.store.type });
   if (engine.fallsBack(error, account)) {
     const local = settleLocal(engine, account, plan, started, { code: error.code, fallback: true, reason: 'provider failed' });
     if (local.ok) return local;

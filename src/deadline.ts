@@ -63,7 +63,12 @@ export class DeadlineQueue {
     while (this.#head && this.#head.deadlineAt <= now) {
       const node = this.#head;
       this.#unlink(node);
-      node.expire();
+      try {
+        node.expire();
+      } catch {
+        // A node that throws must not strand the nodes behind it, leave the timer unarmed, or crash the host
+        // from a timer callback. Nodes report their own failures (ProviderCall does, through the event hook).
+      }
     }
     if (this.#head) this.#arm(this.#head.deadlineAt);
   };

@@ -48,6 +48,7 @@ export class Engine implements CallHost {
   // Parsed references (or their parse errors) by text: bindings repeat, parsing per lookup is waste.
   readonly #references = new LRUCache<string, EntryReference | SecretbindError>({ max: REFERENCE_CACHE_SIZE });
   readonly #validStores = new WeakSet<SecretStore>();
+  readonly #credentialVariables = new Set<string>(['CRYPTOGRAPHY_KEY']);
 
   constructor(options: EngineOptions) {
     this.repository = options.repository;
@@ -61,6 +62,29 @@ export class Engine implements CallHost {
         throw new SecretbindError('CONFIG_INVALID', `providers: two providers are registered for store type "${provider.type}"; pass one.`);
       }
       this.providers.set(provider.type, provider);
+    }
+    this.#learnCredentialVariables();
+  }
+
+  /** See {@link ResolveContext.credentialVariables}. */
+  get credentialVariables(): ReadonlySet<string> {
+    return this.#credentialVariables;
+  }
+
+  #learnCredentialVariables(): void {
+    let stores: ReturnType<NonNullable<BindingRepository['listStores']>> | undefined;
+    try {
+      stores = this.repository.listStores?.();
+    } catch {
+      return; // the repository reports its own failures on lookups; stores are still learnt as they are planned
+    }
+    if (isPromise(stores)) stores.then((found) => found.forEach((store) => this.#noteStore(store)), () => {});
+    else stores?.forEach((store) => this.#noteStore(store));
+  }
+
+  #noteStore(store: SecretStore): void {
+    for (const [field, value] of Object.entries(store)) {
+      if (field.endsWith('_env') && typeof value === 'string') this.#credentialVariables.add(value);
     }
   }
 
@@ -93,6 +117,7 @@ export class Engine implements CallHost {
       });
     }
     if (store.enabled === false) return { kind: 'local', reason: 'store disabled', binding, store };
+    if (!this.#validStores.has(store)) this.#noteStore(store);
     const provider = this.providers.get(store.type);
     if (!provider) throw notRegistered(store, account.name);
     this.#validate(provider, store, account.name);
@@ -178,7 +203,13 @@ export class Engine implements CallHost {
   /** Whether a provider failure for this account is answered with the local password. */
   fallsBack(error: SecretbindError, account: Account): boolean {
     const policy = this.#policy;
-    return (typeof policy === 'function' ? policy(error, account) : policy) === 'use-local';
+    if (typeof policy !== 'function') return policy === 'use-local';
+    try {
+      return policy(error, account) === 'use-local';
+    } catch {
+      // A policy that throws decides nothing: the provider's failure stands, as with 'throw'.
+      return false;
+    }
   }
 
   emit(event: ResolutionEvent | ProviderEvent): void {

@@ -108,6 +108,24 @@ export class SecretbindError extends Error {
     return copy;
   }
 
+  /**
+   * A copy addressed to `account`, replacing any account already set: an error shared by several callers (one
+   * read, joined) must name each caller's own account, not the first caller's.
+   */
+  forAccount(account: string | undefined): SecretbindError {
+    if (account === this.account) return this;
+    const copy = new SecretbindError(this.code, this.message, {
+      account,
+      store: this.store,
+      storeType: this.storeType,
+      retryable: this.retryable,
+      retryAfterMs: this.retryAfterMs,
+      cause: this.cause,
+    });
+    if (this.stack) copy.stack = this.stack;
+    return copy;
+  }
+
   toJSON(): SecretbindErrorJSON {
     const json: SecretbindErrorJSON = { name: 'SecretbindError', code: this.code, message: this.message, retryable: this.retryable };
     if (this.account !== undefined) json.account = this.account;

@@ -62,6 +62,7 @@ export function encryptLocalPassword(plaintext: string | Uint8Array, key: Fernet
   if (!first) throw missingKey();
   const iv = options.iv === undefined ? randomBytes(16) : Buffer.from(options.iv);
   if (iv.length !== 16) throw new SecretbindError('CONFIG_INVALID', 'The Fernet IV must be 16 bytes.');
+  if (options.now !== undefined) unixSeconds(options.now, 'now');
   const timestamp = Math.floor(options.now ?? Date.now() / 1000);
   const header = Buffer.alloc(9);
   header[0] = VERSION;
@@ -128,8 +129,9 @@ export function decryptWithKeys(token: string, keys: readonly FernetKey[], optio
   const data = typeof token === 'string' ? pythonUrlsafeB64decode(token) : undefined;
   if (!data || data.length < 9 || data[0] !== VERSION) throw decryptFailed('it is not a Fernet token');
   if (options.ttlSeconds !== undefined) {
+    unixSeconds(options.ttlSeconds, 'ttlSeconds');
     const timestamp = data.readBigUInt64BE(1);
-    const now = BigInt(Math.floor((options.now ?? systemSeconds)()));
+    const now = BigInt(Math.floor(unixSeconds((options.now ?? systemSeconds)(), 'now()')));
     if (timestamp + BigInt(Math.floor(options.ttlSeconds)) < now) throw decryptFailed(`it is older than the ${options.ttlSeconds} s TTL`);
     if (now + BigInt(MAX_CLOCK_SKEW_SECONDS) < timestamp) throw decryptFailed('its timestamp is in the future');
   }
@@ -156,6 +158,14 @@ function decryptWithKey(data: Buffer, key: FernetKey): Uint8Array | undefined {
 }
 
 const systemSeconds = (): UnixSeconds => Date.now() / 1000;
+
+/** A count of seconds must be finite and not negative: BigInt() would throw a bare RangeError on NaN or Infinity. */
+function unixSeconds(value: unknown, option: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > Number.MAX_SAFE_INTEGER) {
+    throw new SecretbindError('CONFIG_INVALID', `Fernet option ${option} must be a finite number of seconds, 0 or more (got ${String(value)}).`);
+  }
+  return value;
+}
 
 function toUrlsafeBase64(bytes: Buffer): string {
   // Python keeps the '=' padding; Node's 'base64url' would drop it.

@@ -19,6 +19,6 @@ export type { SecretProvider, ResolveContext, ProviderValue, ProviderSettled, Pr
 export { validateStoreFields, BUILT_IN_STORE_TYPES } from './store-fields.js';
 export type { ValidateStoreOptions } from './store-fields.js';
 export { peerLoader, missingPeer } from './peer.js';
-export { abortableDelay, untilAborted } from './abort.js';
+export { abortableDelay, runWithTimeout, untilAborted } from './abort.js';
 export { forEachLimit } from './concurrency.js';
 export { settle } from './provider.js';

@@ -13,6 +13,7 @@ import type { ProviderNotice, ResolveContext } from './provider.js';
 export interface CallHost {
   readonly deadlines: DeadlineQueue;
   readonly timeoutMs: number;
+  readonly credentialVariables?: ReadonlySet<string>;
   emit(event: ProviderEvent): void;
 }
 
@@ -44,6 +45,10 @@ export class ProviderCall<T> extends DeadlineNode implements ResolveContext {
     this.account = account;
     this.#first = first;
     this.#done = done;
+  }
+
+  get credentialVariables(): ReadonlySet<string> | undefined {
+    return this.#engine.credentialVariables;
   }
 
   get signal(): AbortSignal {
@@ -98,8 +103,15 @@ export class ProviderCall<T> extends DeadlineNode implements ResolveContext {
     this.#engine.deadlines.cancel(this);
     this.#done?.();
     for (const listener of this.#others ? [this.#first, ...this.#others] : [this.#first]) {
-      if (error) listener.error(error);
-      else listener.value(value as T);
+      try {
+        if (error) listener.error(error);
+        else listener.value(value as T);
+      } catch (thrown) {
+        // Every joined caller must still hear the outcome. Throwing on would crash the host from a timer or
+        // surface as an unhandled rejection, so the failure is reported through the event hook instead.
+        const name = thrown instanceof Error ? thrown.name : typeof thrown;
+        this.emit({ level: 'warn', message: 'a lookup listener threw; other lookups were still answered', detail: { error: name } });
+      }
     }
   }
 }

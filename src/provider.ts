@@ -17,6 +17,12 @@ export interface ResolveContext {
   readonly account: string | undefined;
   /** Reports something through the resolver's `onEvent`. Never pass a value. */
   emit(notice: ProviderNotice): void;
+  /**
+   * Environment variables that hold credentials secretbind itself reads: the `*_env` fields of every store the
+   * resolver knows (all of them when the repository can list stores) and `CRYPTOGRAPHY_KEY`. A provider that reads
+   * the environment refuses these unless its store allows one explicitly.
+   */
+  readonly credentialVariables?: ReadonlySet<string>;
 }
 
 /** A provider's answer: the value, optionally saying whether its cache served it. */

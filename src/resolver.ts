@@ -80,8 +80,7 @@ const DEFAULT_CONCURRENCY = 8;
 export function createSecretResolver(options: SecretResolverOptions): SecretResolver {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new SecretbindError('CONFIG_INVALID', 'timeoutMs must be a positive number of milliseconds.');
-  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new SecretbindError('CONFIG_INVALID', 'concurrency must be a positive integer.');
+  const concurrency = concurrencyOption(options.concurrency, DEFAULT_CONCURRENCY);
   const policy = options.onProviderError ?? 'throw';
   if (policy !== 'throw' && policy !== 'use-local' && typeof policy !== 'function') {
     throw new SecretbindError('CONFIG_INVALID', `onProviderError must be 'throw', 'use-local' or a function.`);
@@ -100,11 +99,26 @@ export function createSecretResolver(options: SecretResolverOptions): SecretReso
 
   return {
     resolvePassword: (account) => resolvePassword(engine, account),
-    resolvePasswords: (accounts, bulkOptions) => resolveBulk(engine, accounts, { concurrency, ...bulkOptions }),
+    resolvePasswords: (accounts, bulkOptions) => {
+      let bulkConcurrency: number;
+      try {
+        bulkConcurrency = concurrencyOption(bulkOptions?.concurrency, concurrency);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return resolveBulk(engine, accounts, { concurrency: bulkConcurrency });
+    },
     explain: (account) => explainAccount(engine, typeof account === 'string' ? { name: account } : account),
     check: (checkOptions) => checkBindings(engine, checkOptions, concurrency),
     close: () => engine.close(),
   };
+}
+
+/** `concurrency` as given, or the default when it is absent or explicitly undefined; anything else is refused. */
+function concurrencyOption(value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) throw new SecretbindError('CONFIG_INVALID', `concurrency must be a positive integer (got ${String(value)}).`);
+  return value;
 }
 
 function resolvePassword(engine: Engine, account: Account): Promise<string | null> {
@@ -148,7 +162,8 @@ function resolvePlanned(engine: Engine, account: Account, plan: Plan, started: n
         }
       },
       error(failure) {
-        const error = failure.withContext({ account: account.name });
+        // A joined read's error names the first caller's account: address it to this one.
+        const error = failure.forAccount(account.name);
         if (!engine.fallsBack(error, account)) return reject(failed(engine, account, plan, error, started));
         let value: string | null;
         try {

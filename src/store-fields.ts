@@ -18,18 +18,22 @@ const httpUrl: FieldCheck = (value) => {
     return 'expected an http(s) URL';
   }
 };
+const envNames: FieldCheck = (value) =>
+  Array.isArray(value) && value.every((name) => typeof name === 'string' && ENV_NAME.test(name)) ? undefined : 'expected a list of environment variable names';
 const oneOf =
   (...allowed: readonly unknown[]): FieldCheck =>
   (value) =>
     allowed.includes(value) ? undefined : `expected one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`;
 const mountPath: FieldCheck = (value) =>
-  typeof value === 'string' && /^[^/\s][^\s]*$/.test(value) && !value.endsWith('/') ? undefined : 'expected a mount path without leading or trailing /';
+  typeof value === 'string' && /^[^/\s][^\s]*$/.test(value) && !value.endsWith('/') && !value.split('/').some((part) => part === '' || part === '.' || part === '..')
+    ? undefined
+    : 'expected a mount path without leading or trailing /, empty, "." or ".." segments';
 const roleArn: FieldCheck = (value) =>
   typeof value === 'string' && /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(value) ? undefined : 'expected an IAM role ARN (arn:aws:iam::123456789012:role/name)';
 
 /** The fields each built-in store type accepts, besides `name`, `type` and `enabled`. */
 const STORE_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldCheck>>>> = {
-  envvar: {},
+  envvar: { envvar_prefix: envName, envvar_allow: envNames },
   memory: {},
   keepass: { kdbx_path: text, keyfile_path: text, master_password_env: envName },
   lastpass: { lastpass_username: text },
@@ -102,11 +106,13 @@ export function validateStoreFields(store: unknown, options: ValidateStoreOption
   if (typeProblem) throw configInvalid(`${place}.type`, typeProblem);
   if (store.enabled !== undefined && typeof store.enabled !== 'boolean') throw configInvalid(`${place}.enabled`, 'expected true or false');
 
-  const fields = STORE_FIELDS[store.type as string];
+  // Own properties only: a store type or field named like an Object.prototype member (`constructor`,
+  // `__proto__`) must not find an inherited function.
+  const fields = Object.hasOwn(STORE_FIELDS, store.type as string) ? STORE_FIELDS[store.type as string] : undefined;
   if (!fields) return;
   for (const [field, value] of Object.entries(store)) {
     if (field === 'name' || field === 'type' || field === 'enabled') continue;
-    const check = fields[field];
+    const check = Object.hasOwn(fields, field) ? fields[field] : undefined;
     if (!check) {
       if (options.strict) {
         const known = Object.keys(fields);
@@ -118,7 +124,7 @@ export function validateStoreFields(store: unknown, options: ValidateStoreOption
     const problem = check(value);
     if (problem) throw configInvalid(`${place}.${field}`, problem);
   }
-  const broken = STORE_RULES[store.type as string]?.(store);
+  const broken = Object.hasOwn(STORE_RULES, store.type as string) ? STORE_RULES[store.type as string]?.(store) : undefined;
   if (broken) throw configInvalid(`${place}.${broken[0]}`, broken[1]);
 }
 

@@ -22,6 +22,7 @@ import {
   parseReference,
   peerLoader,
   referencePath,
+  runWithTimeout,
   SecretbindError,
   settle,
   untilAborted,
@@ -153,6 +154,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     const waiting = untilAborted(abortableDelay(10_000, controller.signal), controller.signal);
     controller.abort(new SecretbindError('TIMEOUT', 'deadline'));
     await failing(() => waiting);
+    await failing(() => runWithTimeout(5, 'shared work took too long', () => new Promise(() => {}), 'memory'));
     await forEachLimit([1, 2, 3], 2, async () => {});
     const settled = await settle(() => {
       throw new SyntaxError(`Unexpected token, "${CANARY}" is not valid JSON`);
@@ -167,7 +169,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     const covered = new Set([
       'createSecretResolver', 'wrapAccountLookup', 'MemoryBindingRepository', 'checkBinding', 'parseReference', 'formatReference',
       'referencePath', 'SecretbindError', 'isSecretbindError', 'formatEvent', 'encryptLocalPassword', 'decryptLocalPassword',
-      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'untilAborted', 'forEachLimit', 'settle', 'WithheldError',
+      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'settle', 'WithheldError',
     ]);
     const functions = Object.entries(secretbind).filter(([, value]) => typeof value === 'function').map(([name]) => name);
     expect(functions.filter((name) => !covered.has(name))).toEqual([]);

@@ -3,6 +3,7 @@
  * file's signature (mtime, size, inode) is unchanged and it is younger than the TTL; concurrent lookups that find
  * no usable entry share one open, so a KDF runs once however many lookups arrive together.
  */
+import { untilAborted } from 'secretbind';
 import { sameSignature, type DatabaseIndex, type FileSignature } from './database.js';
 
 export interface OpenDatabase {
@@ -23,8 +24,12 @@ export class DatabaseCache {
     this.#now = now;
   }
 
-  /** The database for a file whose current signature is `signature`, opening it with `open` when needed. */
-  async get(key: string, signature: FileSignature, open: (signature: FileSignature) => Promise<OpenDatabase>): Promise<{ database: OpenDatabase; cache: 'hit' | 'miss' }> {
+  /**
+   * The database for a file whose current signature is `signature`, opening it with `open` when needed. The open
+   * belongs to no caller: it runs to completion and fills the cache even when the caller that started it gives up
+   * at its deadline (`signal`), and later callers join it instead of starting another key derivation.
+   */
+  async get(key: string, signature: FileSignature, signal: AbortSignal, open: (signature: FileSignature) => Promise<OpenDatabase>): Promise<{ database: OpenDatabase; cache: 'hit' | 'miss' }> {
     const cached = this.#open.get(key);
     if (cached && sameSignature(cached.signature, signature) && this.#now() - cached.openedAt < this.#ttlMs) return { database: cached, cache: 'hit' };
     let pending = this.#opening.get(key);
@@ -43,7 +48,7 @@ export class DatabaseCache {
       };
       promise.then(forget, forget);
     }
-    return { database: await pending.promise, cache: 'miss' };
+    return { database: await untilAborted(pending.promise, signal), cache: 'miss' };
   }
 
   clear(): void {

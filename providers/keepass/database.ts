@@ -122,13 +122,68 @@ export interface HeaderFacts {
   format: string | undefined;
   cipher: string | undefined;
   kdf: string | undefined;
+  /** The key derivation's cost as the header states it; read before any derivation runs. */
+  kdfParameters: KdfParameters;
   /** The file ends before the first encrypted block could start. */
   truncated: boolean;
 }
 
+/** Key-derivation cost parameters from a file's header (absent where the KDF has no such parameter). */
+export interface KdfParameters {
+  /** Argon2 memory in bytes. */
+  argon2MemoryBytes?: bigint;
+  argon2Iterations?: bigint;
+  argon2Parallelism?: bigint;
+  /** AES-KDF transform rounds (KDBX 3.1 header field, or the KDBX 4 dictionary's `R`). */
+  aesRounds?: bigint;
+}
+
+/**
+ * Caps on the key derivation a file may ask for. The header is not authenticated before the key is derived, so
+ * anyone who can write the file (without knowing its credentials) can set these; a cap refuses such a file with
+ * CONFIG_INVALID instead of letting it occupy the thread pool for minutes.
+ */
+export interface KdfLimits {
+  /** Default: 1 GiB (KeePassXC's default is 64 MiB). */
+  argon2MemoryBytes: number;
+  /** Default: 100 (KeePassXC benchmarks about 10 to 40 for one second at 64 MiB). */
+  argon2Iterations: number;
+  /** Default: 64. */
+  argon2Parallelism: number;
+  /** Default: 100,000,000 (KeePassXC benchmarks about 6,000,000 for one second). */
+  aesRounds: number;
+}
+
+export const DEFAULT_KDF_LIMITS: Readonly<KdfLimits> = {
+  argon2MemoryBytes: 1024 * 1024 * 1024,
+  argon2Iterations: 100,
+  argon2Parallelism: 64,
+  aesRounds: 100_000_000,
+};
+
+const KDF_LIMIT_NAMES: Record<keyof KdfParameters, string> = {
+  argon2MemoryBytes: 'Argon2 memory',
+  argon2Iterations: 'Argon2 iterations',
+  argon2Parallelism: 'Argon2 parallelism',
+  aesRounds: 'AES-KDF rounds',
+};
+
+/** Refuses a header whose key derivation costs more than the caps allow, naming the parameter and its cap. */
+export function checkKdfLimits(path: string, header: HeaderFacts, limits: Readonly<KdfLimits>): void {
+  for (const name of Object.keys(KDF_LIMIT_NAMES) as Array<keyof KdfParameters>) {
+    const value = header.kdfParameters[name];
+    if (value !== undefined && value > BigInt(limits[name])) {
+      throw fileProblem(
+        path,
+        `asks for ${KDF_LIMIT_NAMES[name]} of ${value} in its unauthenticated header, above the cap of ${limits[name]} (kdfLimits.${name}); if you made this file, raise the cap, otherwise someone has tampered with it`,
+      );
+    }
+  }
+}
+
 /** Reads the unencrypted header: version, cipher and KDF names, and whether the file is cut short. */
 export function sniffHeader(bytes: Buffer): HeaderFacts {
-  const facts: HeaderFacts = { format: undefined, cipher: undefined, kdf: undefined, truncated: false };
+  const facts: HeaderFacts = { format: undefined, cipher: undefined, kdf: undefined, kdfParameters: {}, truncated: false };
   if (bytes.length < 12) return { ...facts, truncated: true };
   const minor = bytes.readUInt16LE(8);
   const major = bytes.readUInt16LE(10);
@@ -144,7 +199,11 @@ export function sniffHeader(bytes: Buffer): HeaderFacts {
     const value = bytes.subarray(start, start + length);
     if (id === 2 && length === 16) facts.cipher = CIPHERS[value.toString('hex')] ?? `unknown cipher ${value.toString('hex')}`;
     if (id === 3 && major < 4) facts.kdf = 'AES-KDF';
-    if (id === 11) facts.kdf = kdfFromDictionary(value);
+    if (id === 6 && major < 4 && length === 8) facts.kdfParameters = { aesRounds: value.readBigUInt64LE(0) };
+    if (id === 11) {
+      facts.kdf = kdfFromDictionary(value);
+      facts.kdfParameters = kdfParametersOf(value);
+    }
     offset = start + length;
     if (id === 0) break;
   }
@@ -152,6 +211,34 @@ export function sniffHeader(bytes: Buffer): HeaderFacts {
   const minimumData = major >= 4 ? 64 + 36 : 16;
   facts.truncated = bytes.length < offset + minimumData;
   return facts;
+}
+
+/**
+ * The cost parameters of a KDBX 4 KDF dictionary (a VariantDictionary: version, then type, key and value items).
+ * Anything malformed yields what was read so far; kdbxweb reports the broken header itself.
+ */
+function kdfParametersOf(dictionary: Buffer): KdfParameters {
+  const parameters: KdfParameters = {};
+  let offset = 2;
+  while (offset + 9 <= dictionary.length) {
+    const type = dictionary[offset] as number;
+    if (type === 0) break;
+    const keyLength = dictionary.readInt32LE(offset + 1);
+    if (keyLength < 0 || offset + 5 + keyLength + 4 > dictionary.length) break;
+    const key = dictionary.toString('latin1', offset + 5, offset + 5 + keyLength);
+    const valueLength = dictionary.readInt32LE(offset + 5 + keyLength);
+    const start = offset + 9 + keyLength;
+    if (valueLength < 0 || start + valueLength > dictionary.length) break;
+    const number = type === 0x05 && valueLength === 8 ? dictionary.readBigUInt64LE(start) : type === 0x04 && valueLength === 4 ? BigInt(dictionary.readUInt32LE(start)) : undefined;
+    if (number !== undefined) {
+      if (key === 'M') parameters.argon2MemoryBytes = number;
+      else if (key === 'I') parameters.argon2Iterations = number;
+      else if (key === 'P') parameters.argon2Parallelism = number;
+      else if (key === 'R') parameters.aesRounds = number;
+    }
+    offset = start + valueLength;
+  }
+  return parameters;
 }
 
 function kdfFromDictionary(dictionary: Buffer): string | undefined {
@@ -235,9 +322,12 @@ export class DatabaseIndex {
     const key = `${entry.uuid}/${field}`;
     if (visiting.has(key)) throw new SecretbindError('CONFIG_INVALID', `The field references of KeePass entry ${entry.path} form a cycle.`, { storeType: TYPE });
     const next = new Set(visiting).add(key);
-    return text.replace(/\{REF:([TUPANI])@([TUPANIO]):([^}]*)\}/gi, (placeholder, wanted: string, searchIn: string, term: string) => {
+    return text.replace(/\{REF:([TUPANI])@([TUPANIO]):([^}]*)\}/gi, (_placeholder, wanted: string, searchIn: string, term: string) => {
       const target = this.#findReferenced(searchIn.toUpperCase(), term);
-      if (!target) throw new SecretbindError('ENTRY_NOT_FOUND', `KeePass entry ${entry.path} refers to ${placeholder}, which matches no entry.`, { storeType: TYPE });
+      // Name the fields only: the search text of {REF:P@P:...} is itself a password.
+      if (!target) {
+        throw new SecretbindError('ENTRY_NOT_FOUND', `KeePass entry ${entry.path} has a field reference in ${field} ({REF:${wanted.toUpperCase()}@${searchIn.toUpperCase()}:…}) that matches no entry.`, { storeType: TYPE });
+      }
       const code = wanted.toUpperCase();
       return code === 'I' ? target.uuid.toUpperCase() : this.#field(target, REFERENCE_FIELDS[code] as string, next);
     });

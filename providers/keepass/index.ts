@@ -3,12 +3,28 @@
  * Peers: kdbxweb, with @node-rs/argon2 (or hash-wasm) for Argon2. Freshness: each lookup stats the file; the
  * decrypted file is reused while unchanged, for at most `cacheTtlMs`, and concurrent lookups share one open.
  */
-import { abortableDelay, peerLoader, SecretbindError, settle, untilAborted, validateStoreFields, type ProviderSettled, type ResolveContext, type SecretProvider, type SecretStore } from 'secretbind';
+import { createHmac, randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { abortableDelay, peerLoader, runWithTimeout, SecretbindError, settle, untilAborted, validateStoreFields, type ProviderSettled, type ResolveContext, type SecretProvider, type SecretStore } from 'secretbind';
 import { argon2For, type Argon2Choice } from './argon2.js';
 import { DatabaseCache, type OpenDatabase } from './cache.js';
-import { DatabaseIndex, decrypt, readStable, sameSignature, signatureOf, sniffHeader, type FileSignature, type KdbxwebModule, type OpenRequest } from './database.js';
+import {
+  checkKdfLimits,
+  DatabaseIndex,
+  decrypt,
+  DEFAULT_KDF_LIMITS,
+  readStable,
+  sameSignature,
+  signatureOf,
+  sniffHeader,
+  type FileSignature,
+  type KdbxwebModule,
+  type KdfLimits,
+  type OpenRequest,
+} from './database.js';
 
 export type { Argon2Choice, Argon2Function } from './argon2.js';
+export type { KdfLimits } from './database.js';
 
 export interface KeepassOptions {
   /**
@@ -31,6 +47,16 @@ export interface KeepassOptions {
   rewriteAttempts?: number;
   /** The pause before checking whether a failed read met a file being rewritten, in milliseconds. Default: 25. */
   rewritePauseMs?: number;
+  /**
+   * Caps on the key derivation a file's header may ask for; a file above a cap fails with CONFIG_INVALID before
+   * any derivation runs. Defaults: Argon2 memory 1 GiB, 100 iterations, parallelism 64; AES-KDF 100,000,000 rounds.
+   */
+  kdfLimits?: Partial<KdfLimits>;
+  /**
+   * How long one shared open (read, key derivation, parse) may take before it is abandoned, in milliseconds. The
+   * open belongs to no single lookup: a lookup that times out leaves it running for the next. Default: 60000.
+   */
+  openTimeoutMs?: number;
   /** kdbxweb itself, instead of importing it. */
   lib?: KdbxwebModule;
 }
@@ -44,6 +70,7 @@ export interface KeepassProvider extends SecretProvider {
 const TYPE = 'keepass';
 const INSTALL = 'npm install kdbxweb @node-rs/argon2';
 const DEFAULT_CACHE_TTL_MS = 5000;
+const DEFAULT_OPEN_TIMEOUT_MS = 60_000;
 
 /**
  * A provider for `keepass` stores (`kdbx_path`, `keyfile_path`, `master_password_env`).
@@ -60,7 +87,12 @@ export function keepass(options: KeepassOptions = {}): KeepassProvider {
   const attempts = options.rewriteAttempts ?? 5;
   const pauseMs = options.rewritePauseMs ?? 25;
   const now = options.now ?? (() => performance.now());
+  const kdfLimits = limitsOf(options.kdfLimits);
+  const openTimeoutMs = options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
+  if (!Number.isFinite(openTimeoutMs) || openTimeoutMs <= 0) throw new SecretbindError('CONFIG_INVALID', 'keepass: openTimeoutMs must be a positive number of milliseconds.');
   const cache = new DatabaseCache(cacheTtlMs, now);
+  // Keys the master password into the cache key, so a changed password reopens; never kept in plain text.
+  const passwordKey = randomBytes(32);
   const counters = { opens: 0, hits: 0, misses: 0 };
   const loadKdbxweb = peerLoader(
     TYPE,
@@ -79,8 +111,11 @@ export function keepass(options: KeepassOptions = {}): KeepassProvider {
       throw error;
     });
 
-  /** Opens the file, reading again while it changes underneath (a save in progress). */
-  async function open(store: SecretStore, request: OpenRequest, first: FileSignature, ctx: ResolveContext): Promise<OpenDatabase> {
+  /**
+   * Opens the file, reading again while it changes underneath (a save in progress). Runs under its own deadline,
+   * not a caller's: see {@link DatabaseCache.get}.
+   */
+  async function open(request: OpenRequest, first: FileSignature, ctx: Pick<ResolveContext, 'signal' | 'emit'>): Promise<OpenDatabase> {
     const kdbxweb = await getKdbxweb();
     const started = performance.now();
     let signature = first;
@@ -88,14 +123,15 @@ export function keepass(options: KeepassOptions = {}): KeepassProvider {
       const read = await readStable(request.path, signature);
       if (read) {
         try {
+          const header = sniffHeader(read.bytes);
+          checkKdfLimits(request.path, header, kdfLimits);
           counters.opens++;
-          // A decryption that outlives the deadline must not stay shared: later lookups start afresh.
           const db = await untilAborted(decrypt(kdbxweb, read.bytes, request), ctx.signal);
-          const index = new DatabaseIndex(db, sniffHeader(read.bytes));
+          const index = new DatabaseIndex(db, header);
           ctx.emit({ message: 'opened KeePass file', detail: { path: request.path, ...index.facts, attempts: attempt, durationMs: Math.round(performance.now() - started) } });
           return { index, signature: read.signature, openedAt: now() };
         } catch (error) {
-          if (attempt >= attempts || (error as SecretbindError).code === 'DEPENDENCY_MISSING') throw error;
+          if (attempt >= attempts || ctx.signal.aborted || (error as SecretbindError).code === 'DEPENDENCY_MISSING') throw error;
           await abortableDelay(pauseMs, ctx.signal);
           const current = await signatureOf(request.path);
           if (sameSignature(current, read.signature)) throw error; // the file is stable: the failure is real
@@ -113,8 +149,10 @@ export function keepass(options: KeepassOptions = {}): KeepassProvider {
   async function database(store: SecretStore, ctx: ResolveContext): Promise<{ database: OpenDatabase; cache: 'hit' | 'miss' }> {
     const request = openRequest(store, options.env ?? process.env);
     const signature = await signatureOf(request.path);
-    const key = `${request.path}\u0000${request.keyfilePath ?? ''}\u0000${request.passwordEnv ?? ''}`;
-    const result = await cache.get(key, signature, (current) => open(store, request, current, ctx));
+    const key = await cacheKey(request, passwordKey);
+    const result = await cache.get(key, signature, ctx.signal, (current) =>
+      runWithTimeout(openTimeoutMs, `Opening KeePass file ${request.path} took longer than ${openTimeoutMs} ms (openTimeoutMs).`, (signal) => open(request, current, { signal, emit: (notice) => ctx.emit(notice) }), TYPE),
+    );
     counters[result.cache === 'hit' ? 'hits' : 'misses']++;
     return result;
   }
@@ -145,6 +183,35 @@ export function keepass(options: KeepassOptions = {}): KeepassProvider {
       return { ...counters };
     },
   };
+}
+
+function limitsOf(given: Partial<KdfLimits> | undefined): KdfLimits {
+  const limits = { ...DEFAULT_KDF_LIMITS };
+  for (const [name, value] of Object.entries(given ?? {}) as Array<[keyof KdfLimits, unknown]>) {
+    if (!Object.hasOwn(DEFAULT_KDF_LIMITS, name)) throw new SecretbindError('CONFIG_INVALID', `keepass: kdfLimits.${String(name)} is not a known cap (known: ${Object.keys(DEFAULT_KDF_LIMITS).join(', ')}).`);
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new SecretbindError('CONFIG_INVALID', `keepass: kdfLimits.${name} must be a positive integer.`);
+    limits[name] = value;
+  }
+  return limits;
+}
+
+/**
+ * What one cached database is valid for: the file path, the key file's identity (a replaced or edited key file
+ * reopens) and a keyed hash of the master password (a changed password reopens), never the password itself.
+ */
+async function cacheKey(request: OpenRequest, passwordKey: Buffer): Promise<string> {
+  let keyfile = '';
+  if (request.keyfilePath !== undefined) {
+    try {
+      const info = await stat(request.keyfilePath, { bigint: true });
+      keyfile = `${request.keyfilePath}:${info.ino}:${info.size}:${info.mtimeNs}`;
+    } catch {
+      keyfile = `${request.keyfilePath}:unreadable`; // the open reports why, with the path
+    }
+  }
+  const password = request.password === undefined ? '' : createHmac('sha256', passwordKey).update(request.password).digest('base64');
+  return `${request.path}\u0000${keyfile}\u0000${password}`;
 }
 
 /** Where the file and credentials are; the master password is read from its variable now, never stored. */

@@ -6,8 +6,10 @@ import {
   forEachLimit,
   peerLoader,
   referencePath,
+  runWithTimeout,
   SecretbindError,
   settle,
+  untilAborted,
   validateStoreFields,
   type EntryReference,
   type ProviderSettled,
@@ -21,7 +23,12 @@ export interface LastpassOptions {
   lpassPath?: string;
   /** How long one lpass process may run before it is killed and the lookup fails with TIMEOUT, in ms. Default: 10000. */
   timeoutMs?: number;
-  /** Extra environment for lpass, e.g. `{ LPASS_HOME: '/var/lib/sync/.lpass' }`. `LPASS_DISABLE_PINENTRY=1` is always set. */
+  /**
+   * Extra environment for lpass, e.g. `{ LPASS_HOME: '/var/lib/sync/.lpass' }`. `LPASS_DISABLE_PINENTRY=1` is always
+   * set. **lpass does not inherit this process's environment**: only `PATH`, `HOME`, `LANG`, `LC_*`, `XDG_*`,
+   * `LPASS_*` and `TMPDIR` pass through, so credentials such as `AWS_SECRET_ACCESS_KEY`, `CRYPTOGRAPHY_KEY` or
+   * `VAULT_TOKEN` never reach it. Anything else lpass needs goes here.
+   */
   env?: Readonly<Record<string, string | undefined>>;
   /** `--sync`: `auto` (default) may contact LastPass first; `now` always does; `no` answers from the local cache. */
   sync?: 'auto' | 'now' | 'no';
@@ -73,12 +80,13 @@ export function lastpass(options: LastpassOptions = {}): SecretProvider {
   // The session is checked once per store (and again after an AUTH_FAILED), not once per lookup.
   const sessions = new Map<string, Promise<string>>();
 
-  async function run(args: readonly string[], ctx: ResolveContext): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  async function run(args: readonly string[], ctx: Pick<ResolveContext, 'signal'>): Promise<{ stdout: string; stderr: string; exitCode: number }> {
     const { execa } = await loadExeca();
     const result = await execa(lpassPath, args, {
       reject: false,
       stdin: 'ignore', // a password prompt must fail, not wait for input that never comes
-      env: { ...definedOnly(options.env), LPASS_DISABLE_PINENTRY: '1' },
+      extendEnv: false,
+      env: { ...allowedEnvironment(process.env), ...definedOnly(options.env), LPASS_DISABLE_PINENTRY: '1' },
       timeout: timeoutMs,
       cancelSignal: ctx.signal,
       forceKillAfterDelay: 1000,
@@ -101,18 +109,24 @@ export function lastpass(options: LastpassOptions = {}): SecretProvider {
     return { stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? ''), exitCode: result.exitCode ?? 1 };
   }
 
-  /** The logged-in user, checked once per store. */
+  /**
+   * The logged-in user, checked once per store. The check is shared by every lookup waiting for it, so it runs
+   * under lpass's own timeout, not the first caller's signal; each caller waits only as long as its own deadline.
+   */
   function ensureSession(store: SecretStore, ctx: ResolveContext): Promise<string> {
     let checked = sessions.get(store.name);
     if (!checked) {
-      checked = checkSession(store, ctx);
+      checked = runWithTimeout(timeoutMs + 2000, `lpass status did not answer within ${timeoutMs} ms (timeoutMs).`, (signal) => checkSession(store, { signal }), TYPE);
       sessions.set(store.name, checked);
-      checked.catch(() => sessions.delete(store.name));
+      const forget = checked;
+      checked.catch(() => {
+        if (sessions.get(store.name) === forget) sessions.delete(store.name);
+      });
     }
-    return checked;
+    return untilAborted(checked, ctx.signal);
   }
 
-  async function checkSession(store: SecretStore, ctx: ResolveContext): Promise<string> {
+  async function checkSession(store: SecretStore, ctx: Pick<ResolveContext, 'signal'>): Promise<string> {
     const { stdout, exitCode } = await run(['status', '--color=never'], ctx);
     const user = /^Logged in as (.*)\.\n?$/.exec(stdout)?.[1];
     if (exitCode !== 0 || user === undefined) throw notLoggedIn();
@@ -244,6 +258,19 @@ function ambiguous(name: string, listing: string): SecretbindError {
     .filter((line) => /\[id: [^\]]+\]$/.test(line))
     .join(', ');
   return new SecretbindError('ENTRY_AMBIGUOUS', `Several LastPass entries match ${JSON.stringify(name)}: ${matches}. Use the full name (Folder/Name) or the id.`, { storeType: TYPE });
+}
+
+const INHERITED_NAMES = new Set(['PATH', 'HOME', 'LANG', 'TMPDIR']);
+const INHERITED_PREFIXES = ['LC_', 'XDG_', 'LPASS_'];
+
+/** The part of this process's environment lpass may see: what it needs to run and find its session, nothing else. */
+export function allowedEnvironment(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const allowed: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) continue;
+    if (INHERITED_NAMES.has(name) || INHERITED_PREFIXES.some((prefix) => name.startsWith(prefix))) allowed[name] = value;
+  }
+  return allowed;
 }
 
 function definedOnly(env: Readonly<Record<string, string | undefined>> | undefined): Record<string, string> {

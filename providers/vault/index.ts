@@ -30,6 +30,11 @@ export interface VaultOptions {
   retries?: number;
   /** The first retry's base delay in milliseconds; doubled each time, with jitter; `Retry-After` wins. Default: 100. */
   retryBaseMs?: number;
+  /**
+   * How long a login or token renewal may take, in milliseconds. It is shared by every lookup waiting for it and
+   * runs under this deadline rather than the first caller's. Default: 30000.
+   */
+  loginTimeoutMs?: number;
   /** Paths read at once in a bulk lookup. Default: 8. */
   concurrency?: number;
   /** node-vault itself, instead of importing it. */
@@ -83,9 +88,12 @@ export function vault(options: VaultOptions = {}): SecretProvider {
       'request-promise': transport,
       // node-vault would otherwise fall back to VAULT_TOKEN; credentials come from the variables the store names.
       token: undefined,
+      // node-vault's own debug output (DEBUG=node-vault) prints request bodies: an AppRole secret_id, a Kubernetes
+      // JWT, values written. Library code never prints; what matters reaches the event hook instead.
+      debug: silentDebug,
     });
     client.token = undefined;
-    return new VaultSession(store, client, transport, { env: options.env ?? process.env, now: options.now ?? Date.now, retries: options.retries ?? 2, retryBaseMs: options.retryBaseMs ?? 100 });
+    return new VaultSession(store, client, transport, { env: options.env ?? process.env, now: options.now ?? Date.now, retries: options.retries ?? 2, retryBaseMs: options.retryBaseMs ?? 100, loginTimeoutMs: options.loginTimeoutMs ?? 30_000 });
   }
 
   /** The secret's key-value data at the reference's path. */
@@ -154,15 +162,38 @@ export function vault(options: VaultOptions = {}): SecretProvider {
   };
 }
 
+function silentDebug(): void {}
+
 function kvVersion(store: SecretStore): 1 | 2 {
   return store.vault_kv_version === 1 ? 1 : 2;
 }
 
-/** `kv/prod/checkmk` under mount `secret`: `secret/data/kv/prod/checkmk` (v2) or `secret/kv/prod/checkmk` (v1). */
-function kvPath(store: SecretStore, ref: EntryReference): string {
+/**
+ * `kv/prod/checkmk` under mount `secret`: `secret/data/kv/prod/checkmk` (v2) or `secret/kv/prod/checkmk` (v1).
+ * A reference can never leave the store's mount: `.` and `..` segments are refused (encodeURIComponent leaves them
+ * alone and URL parsing would resolve them), and the URL node-vault will build is checked to stay under the mount.
+ */
+export function kvPath(store: SecretStore, ref: EntryReference): string {
   const mount = typeof store.vault_mount_point === 'string' ? store.vault_mount_point : DEFAULT_MOUNT;
+  for (const segment of ref.segments) {
+    if (segment === '.' || segment === '..') {
+      throw new SecretbindError('REFERENCE_INVALID', `Vault reference ${JSON.stringify(ref.raw)} has a "${segment}" path segment; references name a secret under the store's mount and cannot leave it.`, { storeType: TYPE });
+    }
+  }
   const path = ref.segments.map(encodeURIComponent).join('/');
-  return kvVersion(store) === 2 ? `${mount}/data/${path}` : `${mount}/${path}`;
+  const full = kvVersion(store) === 2 ? `${mount}/data/${path}` : `${mount}/${path}`;
+  assertUnderMount(store, mount, full, ref);
+  return full;
+}
+
+/** Builds the URL as node-vault does (`endpoint/v1/path`) and checks its normalised path is still under the mount. */
+function assertUnderMount(store: SecretStore, mount: string, path: string, ref: EntryReference): void {
+  const endpoint = String(store.vault_url).replace(/\/+$/, '');
+  const expected = new URL(`${endpoint}/v1/${mount}/`).pathname;
+  const actual = new URL(`${endpoint}/v1/${path}`).pathname;
+  if (!actual.startsWith(expected)) {
+    throw new SecretbindError('REFERENCE_INVALID', `Vault reference ${JSON.stringify(ref.raw)} would leave mount ${JSON.stringify(mount)}; check the reference and vault_mount_point.`, { storeType: TYPE });
+  }
 }
 
 /** The key's value; non-string values come back as JSON text. */

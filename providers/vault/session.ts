@@ -4,7 +4,7 @@
  * before two thirds of its TTL; an expired token gets one new login and one retry.
  */
 import { readFile } from 'node:fs/promises';
-import { abortableDelay, SecretbindError, type ResolveContext, type SecretStore } from 'secretbind';
+import { abortableDelay, runWithTimeout, SecretbindError, untilAborted, type ResolveContext, type SecretStore } from 'secretbind';
 import { retryAfterOf, type Transport } from './transport.js';
 
 /** The typed face of node-vault 0.12 this provider uses (its own types are loose). */
@@ -32,6 +32,7 @@ export interface SessionOptions {
   now: () => number;
   retries: number;
   retryBaseMs: number;
+  loginTimeoutMs: number;
 }
 
 const TYPE = 'vault';
@@ -121,16 +122,23 @@ export class VaultSession {
       }
       return;
     }
+    // A login or renewal is shared by every lookup waiting for it: it runs under its own deadline, never the first
+    // caller's signal, and each caller waits only as long as its own deadline allows.
     if (!this.#token || this.#expired()) {
-      this.#login ??= this.#logIn(ctx).finally(() => (this.#login = undefined));
-      await this.#login;
+      this.#login ??= this.#shared('login', (shared) => this.#logIn(shared), ctx).finally(() => (this.#login = undefined));
+      await untilAborted(this.#login, ctx.signal);
       return;
     }
     const { issuedAt, ttlMs, renewable } = this.#token;
     if (renewable && ttlMs > 0 && this.#options.now() - issuedAt >= (ttlMs * 2) / 3) {
-      this.#renewal ??= this.#renew(ctx).finally(() => (this.#renewal = undefined));
-      await this.#renewal;
+      this.#renewal ??= this.#shared('token renewal', (shared) => this.#renew(shared), ctx).finally(() => (this.#renewal = undefined));
+      await untilAborted(this.#renewal, ctx.signal);
     }
+  }
+
+  #shared(what: string, work: (ctx: ResolveContext) => Promise<void>, ctx: ResolveContext): Promise<void> {
+    const timeoutMs = this.#options.loginTimeoutMs;
+    return runWithTimeout(timeoutMs, `Vault ${what} (${this.method}) did not finish within ${timeoutMs} ms (loginTimeoutMs).`, (signal) => work({ signal, account: undefined, emit: (notice) => ctx.emit(notice) }), TYPE);
   }
 
   #expired(): boolean {

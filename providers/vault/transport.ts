@@ -5,6 +5,7 @@
  */
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { SecretbindError } from 'secretbind';
 
 /** What node-vault hands a transport, and what it expects back. */
 interface TransportRequest {
@@ -20,6 +21,8 @@ interface TransportResponse {
   request: { path: string };
 }
 
+const DOT_SEGMENT = /\/(?:\.|%2e){1,2}(?:\/|$)/i;
+
 /** `Retry-After` of a 429, by the body object node-vault keeps on its error (it copies status and body only). */
 export const retryAfterOf = new WeakMap<object, number>();
 
@@ -33,6 +36,11 @@ export function createTransport(options: { ca?: Buffer | undefined }): Transport
   const httpsAgent = new HttpsAgent({ keepAlive: true, ...(options.ca ? { ca: options.ca } : {}) });
   const send = (request: TransportRequest): Promise<TransportResponse> =>
     new Promise((resolve, reject) => {
+      // Defence in depth behind kvPath's check: a dot segment would be resolved away by URL parsing.
+      if (DOT_SEGMENT.test(request.uri.replace(/[?#].*$/s, ''))) {
+        reject(new SecretbindError('REFERENCE_INVALID', 'Refused a Vault request whose path has a "." or ".." segment.', { storeType: 'vault' }));
+        return;
+      }
       const url = new URL(request.uri);
       const https = url.protocol === 'https:';
       const payload = request.json === undefined ? undefined : JSON.stringify(request.json);

@@ -32,6 +32,8 @@ interface Secret {
 }
 
 export interface RequestRecord {
+  /** The HTTP path: the SDK's JSON protocol always posts to `/`, whatever the secret id. */
+  path: string;
   operation: string;
   accessKeyId: string | undefined;
   status: number;
@@ -144,7 +146,7 @@ async function handle(state: SecretsState, requests: RequestRecord[], request: I
   const authorization = String(request.headers.authorization ?? '');
   const accessKeyId = /Credential=([^/]+)\//.exec(authorization)?.[1];
   const operation = target.startsWith('secretsmanager.') ? target.slice('secretsmanager.'.length) : new URLSearchParams(raw).get('Action') ?? 'Unknown';
-  const record: RequestRecord = { operation, accessKeyId, status: 200, secretIds: [] };
+  const record: RequestRecord = { path: new URL(request.url ?? '/', 'http://stand-in').pathname, operation, accessKeyId, status: 200, secretIds: [] };
   requests.push(record);
   const send = (status: number, body: string, contentType: string): void => {
     record.status = status;
