@@ -13,6 +13,8 @@ export default defineConfig([
       ...Object.fromEntries(PROVIDERS.map((type) => [`providers/${type}/index`, `providers/${type}/index.ts`])),
     },
     format: ['esm', 'cjs'],
+    // import.meta.url in the CommonJS build (providers require their CommonJS peers relative to themselves).
+    shims: true,
     dts: true,
     target: 'node20',
     platform: 'node',
@@ -20,9 +22,10 @@ export default defineConfig([
     external,
   },
   {
-    // The command: ESM only, it uses top-level await.
-    entry: { bin: 'src/bin.ts' },
+    // The command: ESM only, it uses top-level await. Split, so the bin answers --help before the rest loads.
+    entry: { bin: 'src/cli/bin.ts' },
     format: ['esm'],
+    splitting: true,
     target: 'node20',
     platform: 'node',
     external: [...external, /^secretbind\//],

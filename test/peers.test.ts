@@ -58,14 +58,15 @@ describe('Package: declared dependencies', () => {
 
   it('has lru-cache as the core’s only runtime dependency (the command may import the package’s own providers)', () => {
     expect(Object.keys(packageJson.dependencies ?? {})).toEqual(['lru-cache']);
-    const coreImports = readdirSync(new URL('../src/', import.meta.url))
+    const coreImports = readdirSync(new URL('../src/', import.meta.url), { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts'))
       .flatMap((file) => [...readFileSync(new URL(`../src/${file}`, import.meta.url), 'utf8').matchAll(/^(?:import|export) [^;]*? from '([^.][^']*)';$/gms)].map((match) => match[1]))
       .filter((name) => !name!.startsWith('node:') && !/^secretbind(\/|$)/.test(name!));
     expect(new Set(coreImports)).toEqual(new Set(['lru-cache']));
   });
 
   it.each(providerSources.map((provider) => [provider.type, provider.source] as const))('%s imports only the core and its declared optional peers', (_, source) => {
-    const imported = [...source.matchAll(/(?:from |import\()'([^.'][^']*)'/g)].map((match) => match[1]!).filter((name) => !name.startsWith('node:') && name !== 'secretbind');
+    const imported = [...source.matchAll(/(?:from |import\(|requirePeer\()'([^.'][^']*)'/g)].map((match) => match[1]!).filter((name) => !name.startsWith('node:') && name !== 'secretbind');
     for (const name of imported) {
       expect(packageJson.peerDependencies?.[name], `${name} in peerDependencies`).toMatch(/\d/);
       expect(packageJson.peerDependenciesMeta?.[name]?.optional, `${name} optional`).toBe(true);

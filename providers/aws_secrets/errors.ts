@@ -1,4 +1,4 @@
-/** The aws_secrets error table: the SDK's error names mapped as ../shared/reference/aws-secrets-manager.md says. */
+/** The aws_secrets error table: the SDK's error names mapped as the reference notes on the Secrets Manager API say (their table is kept in test/fixtures/reference/aws-secrets-manager.json). */
 import { SecretbindError, WithheldError, type SecretStore } from 'secretbind';
 
 const TYPE = 'aws_secrets';
@@ -14,9 +14,9 @@ export function mapError(error: unknown, what: string, store: SecretStore): Secr
     case 'ResourceNotFoundException':
       return new SecretbindError('ENTRY_NOT_FOUND', `No secret ${what} in Secrets Manager (or no version in that stage).`, context);
     case 'InvalidRequestException':
-      return /marked for deletion/.test(message)
-        ? new SecretbindError('ENTRY_NOT_FOUND', `Secret ${what} is scheduled for deletion: restore it (RestoreSecret) or bind another.`, context)
-        : new SecretbindError('CONFIG_INVALID', `Secrets Manager refused the request for ${what} as invalid.`, context);
+      // Implementations word the deleted-secret refusal differently; the provider asks DescribeSecret for DeletedDate
+      // (see deletedOrInvalid). This loose match serves only where that question cannot be asked.
+      return /\bdelet/i.test(message) ? deletedSecret(what, undefined, error) : new SecretbindError('CONFIG_INVALID', `Secrets Manager refused the request for ${what} as invalid.`, context);
     case 'InvalidParameterException':
       return new SecretbindError('REFERENCE_INVALID', `${what} is not a valid secret name or ARN.`, context);
     case 'AccessDeniedException':
@@ -39,4 +39,15 @@ export function mapError(error: unknown, what: string, store: SecretStore): Secr
       if (/Region is missing/i.test(message)) return new SecretbindError('CONFIG_INVALID', `Store ${JSON.stringify(store.name)} has no region: set aws_region (or AWS_REGION).`, context);
       return new SecretbindError('BACKEND_UNAVAILABLE', `Secrets Manager is unreachable or failed (${name || 'error'}) on ${what}.`, { storeType: TYPE, cause: new WithheldError(error) });
   }
+}
+
+/** ENTRY_NOT_FOUND for a secret scheduled for deletion, which can still be restored. */
+export function deletedSecret(what: string, deletedDate: Date | undefined, cause: unknown): SecretbindError {
+  const when = deletedDate && !Number.isNaN(deletedDate.getTime()) ? ` (deletion scheduled on ${deletedDate.toISOString()})` : '';
+  return new SecretbindError('ENTRY_NOT_FOUND', `Secret ${what} is scheduled for deletion${when}: it can be restored with RestoreSecret until then, or bind another.`, { storeType: TYPE, cause });
+}
+
+/** Whether a mapped error came from an InvalidRequestException, the code every deleted-secret refusal carries. */
+export function isInvalidRequest(error: unknown): boolean {
+  return error instanceof SecretbindError && (error.cause as { name?: string } | undefined)?.name === 'InvalidRequestException';
 }

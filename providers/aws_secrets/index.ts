@@ -16,7 +16,7 @@ import {
   type SecretProvider,
   type SecretStore,
 } from 'secretbind';
-import { mapError } from './errors.js';
+import { deletedSecret, isInvalidRequest, mapError } from './errors.js';
 
 export interface AwsSecretsOptions {
   /** Credentials to use instead of the store's profile, role or the SDK's default chain (an identity or a provider). */
@@ -37,6 +37,7 @@ interface SdkModule {
   GetSecretValueCommand: new (input: Record<string, unknown>) => unknown;
   BatchGetSecretValueCommand: new (input: Record<string, unknown>) => unknown;
   ListSecretsCommand: new (input: Record<string, unknown>) => unknown;
+  DescribeSecretCommand: new (input: Record<string, unknown>) => unknown;
 }
 interface SdkClient {
   send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<Record<string, unknown>>;
@@ -123,7 +124,29 @@ export function awsSecrets(options: AwsSecretsOptions = {}): SecretProvider {
   }
 
   async function getOne(store: SecretStore, target: SecretTarget, ctx: ResolveContext): Promise<SecretValue> {
-    return send(store, (sdk) => new sdk.GetSecretValueCommand({ SecretId: target.secretId, ...(target.versionId ? { VersionId: target.versionId } : { VersionStage: target.stage ?? 'AWSCURRENT' }) }), ctx, target.secretId);
+    try {
+      return await send(store, (sdk) => new sdk.GetSecretValueCommand({ SecretId: target.secretId, ...(target.versionId ? { VersionId: target.versionId } : { VersionStage: target.stage ?? 'AWSCURRENT' }) }), ctx, target.secretId);
+    } catch (error) {
+      throw await deletedOrInvalid(store, target.secretId, error, ctx);
+    }
+  }
+
+  /**
+   * An InvalidRequestException is how every implementation refuses to read a secret scheduled for deletion, each in
+   * its own words; DescribeSecret's DeletedDate says whether that is the reason, whatever the wording. Asked only on
+   * that error, so a healthy read costs nothing extra.
+   */
+  async function deletedOrInvalid(store: SecretStore, secretId: string, error: unknown, ctx: ResolveContext): Promise<unknown> {
+    if (!isInvalidRequest(error)) return error;
+    try {
+      const described = await send(store, (sdk) => new sdk.DescribeSecretCommand({ SecretId: secretId }), ctx, secretId);
+      const deletedDate = described.DeletedDate;
+      if (deletedDate === undefined || deletedDate === null) return new SecretbindError('CONFIG_INVALID', `Secrets Manager refused the request for ${secretId} as invalid; the secret is not scheduled for deletion.`, { storeType: TYPE, cause: (error as SecretbindError).cause });
+      return deletedSecret(secretId, deletedDate instanceof Date ? deletedDate : new Date(Number(deletedDate) * 1000), (error as SecretbindError).cause);
+    } catch (describeError) {
+      if (ctx.signal.aborted) throw describeError;
+      return error; // DescribeSecret not allowed or failing: keep the wording-based answer
+    }
   }
 
   return {
@@ -151,6 +174,11 @@ export function awsSecrets(options: AwsSecretsOptions = {}): SecretProvider {
           try {
             const result = await send(store, (sdk) => new sdk.BatchGetSecretValueCommand({ SecretIdList: chunk }), ctx, `${chunk.length} secrets`);
             settleBatch(chunk, result, values, store);
+            for (const secretId of chunk) {
+              const key = lookupKey({ secretId });
+              const answer = values.get(key);
+              if (isInvalidRequest(answer)) values.set(key, (await deletedOrInvalid(store, secretId, answer, ctx)) as SecretbindError);
+            }
           } catch (error) {
             // Denied as a whole (per-secret denials come in Errors): the batch permission is missing. Read one by one,
             // for this chunk and every later bulk lookup.

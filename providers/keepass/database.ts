@@ -124,6 +124,8 @@ export interface HeaderFacts {
   kdf: string | undefined;
   /** The key derivation's cost as the header states it; read before any derivation runs. */
   kdfParameters: KdfParameters;
+  /** A KDBX 4 Argon2 header's complete inputs, so the derivation can start before kdbxweb has loaded. */
+  argon2: Argon2Inputs | undefined;
   /** The file ends before the first encrypted block could start. */
   truncated: boolean;
 }
@@ -136,6 +138,16 @@ export interface KdfParameters {
   argon2Parallelism?: bigint;
   /** AES-KDF transform rounds (KDBX 3.1 header field, or the KDBX 4 dictionary's `R`). */
   aesRounds?: bigint;
+}
+
+/** Everything kdbxweb passes its Argon2 hook for a file, but the composite key. */
+export interface Argon2Inputs {
+  salt: Buffer;
+  memoryKiB: number;
+  iterations: number;
+  parallelism: number;
+  type: 0 | 2;
+  version: 0x10 | 0x13;
 }
 
 /**
@@ -183,7 +195,7 @@ export function checkKdfLimits(path: string, header: HeaderFacts, limits: Readon
 
 /** Reads the unencrypted header: version, cipher and KDF names, and whether the file is cut short. */
 export function sniffHeader(bytes: Buffer): HeaderFacts {
-  const facts: HeaderFacts = { format: undefined, cipher: undefined, kdf: undefined, kdfParameters: {}, truncated: false };
+  const facts: HeaderFacts = { format: undefined, cipher: undefined, kdf: undefined, kdfParameters: {}, argon2: undefined, truncated: false };
   if (bytes.length < 12) return { ...facts, truncated: true };
   const minor = bytes.readUInt16LE(8);
   const major = bytes.readUInt16LE(10);
@@ -202,7 +214,9 @@ export function sniffHeader(bytes: Buffer): HeaderFacts {
     if (id === 6 && major < 4 && length === 8) facts.kdfParameters = { aesRounds: value.readBigUInt64LE(0) };
     if (id === 11) {
       facts.kdf = kdfFromDictionary(value);
-      facts.kdfParameters = kdfParametersOf(value);
+      const dictionary = kdfDictionary(value);
+      facts.kdfParameters = dictionary.parameters;
+      facts.argon2 = argon2InputsOf(facts.kdf, dictionary);
     }
     offset = start + length;
     if (id === 0) break;
@@ -217,8 +231,9 @@ export function sniffHeader(bytes: Buffer): HeaderFacts {
  * The cost parameters of a KDBX 4 KDF dictionary (a VariantDictionary: version, then type, key and value items).
  * Anything malformed yields what was read so far; kdbxweb reports the broken header itself.
  */
-function kdfParametersOf(dictionary: Buffer): KdfParameters {
+function kdfDictionary(dictionary: Buffer): { parameters: KdfParameters; raw: Map<string, bigint | Buffer> } {
   const parameters: KdfParameters = {};
+  const raw = new Map<string, bigint | Buffer>();
   let offset = 2;
   while (offset + 9 <= dictionary.length) {
     const type = dictionary[offset] as number;
@@ -230,6 +245,7 @@ function kdfParametersOf(dictionary: Buffer): KdfParameters {
     const start = offset + 9 + keyLength;
     if (valueLength < 0 || start + valueLength > dictionary.length) break;
     const number = type === 0x05 && valueLength === 8 ? dictionary.readBigUInt64LE(start) : type === 0x04 && valueLength === 4 ? BigInt(dictionary.readUInt32LE(start)) : undefined;
+    raw.set(key, number ?? dictionary.subarray(start, start + valueLength));
     if (number !== undefined) {
       if (key === 'M') parameters.argon2MemoryBytes = number;
       else if (key === 'I') parameters.argon2Iterations = number;
@@ -238,7 +254,24 @@ function kdfParametersOf(dictionary: Buffer): KdfParameters {
     }
     offset = start + valueLength;
   }
-  return parameters;
+  return { parameters, raw };
+}
+
+/** The Argon2 inputs, only when every one is present and as kdbxweb would accept them; otherwise kdbxweb decides. */
+function argon2InputsOf(kdf: string | undefined, { raw }: { raw: Map<string, bigint | Buffer> }): Argon2Inputs | undefined {
+  if (kdf !== 'Argon2d' && kdf !== 'Argon2id') return undefined;
+  const [salt, memory, iterations, parallelism, version] = ['S', 'M', 'I', 'P', 'V'].map((key) => raw.get(key));
+  if (!Buffer.isBuffer(salt) || salt.length !== 32 || raw.has('K') || raw.has('A')) return undefined;
+  if (typeof memory !== 'bigint' || typeof iterations !== 'bigint' || typeof parallelism !== 'bigint' || typeof version !== 'bigint') return undefined;
+  if (memory % 1024n !== 0n || memory < 1024n || iterations < 1n || parallelism < 1n || (version !== 0x10n && version !== 0x13n)) return undefined;
+  return {
+    salt: Buffer.from(salt),
+    memoryKiB: Number(memory / 1024n),
+    iterations: Number(iterations),
+    parallelism: Number(parallelism),
+    type: kdf === 'Argon2id' ? 2 : 0,
+    version: version === 0x13n ? 0x13 : 0x10,
+  };
 }
 
 function kdfFromDictionary(dictionary: Buffer): string | undefined {

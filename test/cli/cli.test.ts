@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { decryptLocalPassword, encryptLocalPassword, generateFernetKey } from 'secretbind';
-import { main } from '../../src/cli.js';
+import { main } from '../../src/cli/main.js';
 
 const KDBX = fileURLToPath(new URL('../fixtures/keepass/kdbx4-argon2id-chacha20.kdbx', import.meta.url));
 const KEY = generateFernetKey();

@@ -1,13 +1,12 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSecretResolver, MemoryBindingRepository, type SecretStore } from 'secretbind';
 import { awsSecrets, type AwsSecretsOptions } from '../../../providers/aws_secrets/index.js';
 import { MESSAGES } from '../../servers/secrets-manager/index.js';
 import { describeProvider } from '../../conformance/provider.js';
-import { awsWorld, CANARY, CREDENTIALS, type AwsWorld } from './world.js';
+import { AWS_REFERENCE, awsWorld, CANARY, CREDENTIALS, type AwsWorld } from './world.js';
 import { failure } from '../../helpers.js';
 
 // Whatever a test forgets, the SDK must never go looking for an instance metadata service.
@@ -68,9 +67,51 @@ describe('Provider: aws_secrets error table', () => {
     expect((await failure(read('prod/nothing'))).code).toBe('ENTRY_NOT_FOUND');
   });
 
-  it('maps a secret scheduled for deletion to ENTRY_NOT_FOUND and says so', async () => {
-    const { read } = await setup();
-    expect(await failure(read('prod/deleted'))).toMatchObject({ code: 'ENTRY_NOT_FOUND', message: expect.stringContaining('scheduled for deletion') });
+  describe.each([
+    ['AWS', MESSAGES.deleted],
+    ['another implementation', MESSAGES.deletedOther],
+  ])('a secret scheduled for deletion, worded as %s does', (_wording, message) => {
+    it('is ENTRY_NOT_FOUND saying it can be restored, for single and bulk reads', async () => {
+      const { read, server, bind, resolver } = await setup();
+      server.state.deletedMessage = message;
+      const error = await failure(read('prod/deleted'));
+      expect(error).toMatchObject({ code: 'ENTRY_NOT_FOUND', message: expect.stringContaining('scheduled for deletion (deletion scheduled on 2025-11-01T') });
+      expect(error.message).toContain('RestoreSecret');
+      expect(server.count('DescribeSecret')).toBe(1);
+      bind('bulk-deleted', 'prod/deleted');
+      bind('bulk-fine', 'prod/plain');
+      const results = await resolver.resolvePasswords([{ name: 'bulk-deleted' }, { name: 'bulk-fine' }]);
+      expect(results.get('bulk-deleted')).toMatchObject({ ok: false, error: { code: 'ENTRY_NOT_FOUND', message: expect.stringContaining('RestoreSecret') } });
+      expect(results.get('bulk-fine')).toMatchObject({ ok: true, value: 'plain-value' });
+    });
+
+    it('is still ENTRY_NOT_FOUND when DescribeSecret is denied', async () => {
+      const { read, server } = await setup();
+      server.state.deletedMessage = message;
+      server.state.deny(CREDENTIALS.accessKeyId, 'DescribeSecret');
+      expect(await failure(read('prod/deleted'))).toMatchObject({ code: 'ENTRY_NOT_FOUND', message: expect.stringContaining('scheduled for deletion') });
+    });
+  });
+
+  it('keeps an InvalidRequestException for a secret not scheduled for deletion CONFIG_INVALID, and asks nothing on healthy reads', async () => {
+    const { read, server } = await setup({ credentials: CREDENTIALS, maxAttempts: 1 });
+    expect(await read('prod/plain')).toBe('plain-value');
+    expect(server.count('DescribeSecret')).toBe(0);
+    server.state.mode.respond = { times: 1, status: 400, type: 'InvalidRequestException', message: 'You can\'t perform this operation on the secret because it is disabled.' };
+    expect((await failure(read('prod/plain'))).code).toBe('CONFIG_INVALID');
+    expect(server.count('DescribeSecret')).toBe(1);
+  });
+
+  it('maps every row of the reference error table', async () => {
+    const { read, server } = await setup({ credentials: CREDENTIALS, maxAttempts: 1 });
+    for (const row of AWS_REFERENCE.errors) {
+      for (const type of row.types) {
+        if (type === 'InvalidRequestException') continue; // the deleted-secret cases above, with DescribeSecret
+        server.state.mode.respond = { times: 1, status: Number(row.status.split('/')[0]), type, message: row.when };
+        const error = await failure(read('prod/plain'));
+        expect(error.code, type).toBe(row.code);
+      }
+    }
   });
 
   it('maps InvalidParameterException to REFERENCE_INVALID', async () => {
@@ -226,8 +267,8 @@ describe('Provider: aws_secrets credentials', () => {
 });
 
 describe('Secrets Manager stand-in against the reference', () => {
-  const reference = readFileSync(fileURLToPath(new URL('../../../../shared/reference/aws-secrets-manager.md', import.meta.url)), 'utf8');
-  const example = (after: string) => JSON.parse(new RegExp(`${after}[\\s\\S]*?\`\`\`json\\n([\\s\\S]*?)\\n\`\`\``).exec(reference)![1]!.replace(/"…"/g, '"x"').replace(/…/g, ''));
+  // Our own copy of the reference notes' examples and error table (test/fixtures/reference/aws-secrets-manager.json).
+  const reference = AWS_REFERENCE;
   const call = async (url: string, operation: string, body: unknown) => {
     const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `secretsmanager.${operation}`, authorization: `AWS4-HMAC-SHA256 Credential=${CREDENTIALS.accessKeyId}/20261122/eu-central-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0` }, body: JSON.stringify(body) });
     return { status: response.status, requestId: response.headers.get('x-amzn-requestid'), body: (await response.json()) as Record<string, unknown> };
@@ -238,20 +279,20 @@ describe('Secrets Manager stand-in against the reference', () => {
     const single = await call(server.url, 'GetSecretValue', { SecretId: 'prod/checkmk', VersionStage: 'AWSCURRENT' });
     expect(single.status).toBe(200);
     expect(single.requestId).toBeTruthy();
-    expect(Object.keys(single.body).sort()).toEqual(Object.keys(example('`GetSecretValue` request')).sort());
+    expect(Object.keys(single.body).sort()).toEqual(Object.keys(reference.getSecretValueExample).sort());
     const batch = await call(server.url, 'BatchGetSecretValue', { SecretIdList: ['prod/checkmk', 'prod/nothing'] });
-    const expected = example('`BatchGetSecretValue` \\(since');
+    const expected = reference.batchGetSecretValueExample;
     expect(Object.keys(batch.body).sort()).toEqual(Object.keys(expected).sort());
-    expect(Object.keys((batch.body.SecretValues as object[])[0]!).sort()).toEqual(Object.keys(expected.SecretValues[0]).sort());
-    expect((batch.body.Errors as object[])[0]).toEqual({ SecretId: 'prod/nothing', ErrorCode: 'ResourceNotFoundException', Message: expected.Errors[0].Message });
+    expect(Object.keys((batch.body.SecretValues as object[])[0]!).sort()).toEqual(Object.keys(expected.SecretValues[0]!).sort());
+    expect((batch.body.Errors as object[])[0]).toEqual({ SecretId: 'prod/nothing', ErrorCode: 'ResourceNotFoundException', Message: expected.Errors[0]!.Message });
   });
 
   it('answers errors as {"__type", "Message"} with the reference status, and refuses more than 20 ids', async () => {
     const { server } = await setup();
     expect(await call(server.url, 'GetSecretValue', { SecretId: 'prod/nothing' })).toMatchObject({ status: 400, body: { __type: 'ResourceNotFoundException', Message: MESSAGES.notFound } });
     expect(await call(server.url, 'GetSecretValue', { SecretId: 'prod/deleted' })).toMatchObject({ status: 400, body: { __type: 'InvalidRequestException', Message: MESSAGES.deleted } });
-    expect(reference).toContain(MESSAGES.deleted);
-    expect(reference).toContain(MESSAGES.notFound);
+    expect(MESSAGES.deleted).toBe(reference.messages.markedForDeletion);
+    expect(MESSAGES.notFound).toBe(reference.messages.notFound);
     expect((await call(server.url, 'BatchGetSecretValue', { SecretIdList: Array.from({ length: 21 }, (_, index) => `x${index}`) })).status).toBe(400);
     server.state.mode.fail500 = 1;
     expect(await call(server.url, 'GetSecretValue', { SecretId: 'prod/plain' })).toMatchObject({ status: 500, body: { __type: 'InternalServiceError' } });

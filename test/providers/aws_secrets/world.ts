@@ -1,10 +1,19 @@
 /** A Secrets Manager stand-in arranged for the aws_secrets provider's tests and benchmark. */
+import { readFileSync } from 'node:fs';
 import type { SecretStore } from 'secretbind';
 import { start, type SecretsManagerStandIn } from '../../servers/secrets-manager/index.js';
 
 /** Static test credentials: the SDK never looks for others (no metadata service, no network). */
 export const CREDENTIALS = { accessKeyId: 'AKIASTANDIN00000001', secretAccessKey: 'stand-in-secret-key' };
 export const CANARY = 'canary-aws-7c2e51';
+
+/** Our copy of the reference notes' examples and error table for Secrets Manager. */
+export const AWS_REFERENCE = JSON.parse(readFileSync(new URL('../../fixtures/reference/aws-secrets-manager.json', import.meta.url), 'utf8')) as {
+  getSecretValueExample: Record<string, unknown>;
+  batchGetSecretValueExample: { SecretValues: Array<Record<string, unknown>>; Errors: Array<{ Message: string }> };
+  errors: Array<{ types: string[]; status: string; when: string; code: string }>;
+  messages: { notFound: string; markedForDeletion: string; markedDeletedOtherImplementation: string };
+};
 
 export interface AwsWorld {
   server: SecretsManagerStandIn;

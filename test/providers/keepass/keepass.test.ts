@@ -6,6 +6,7 @@ import { argon2For, type Argon2Function } from '../../../providers/keepass/argon
 import { keepass } from '../../../providers/keepass/index.js';
 import { describeProvider } from '../../conformance/provider.js';
 import { copyOf, kdbxweb, MASTER, setPassword, variantOf } from './helpers.js';
+import { failure } from '../../helpers.js';
 
 const FILE = 'kdbx4-argon2id-chacha20.kdbx';
 const ENV = { KEEPASS_MASTER: MASTER };
@@ -77,7 +78,7 @@ describe('Provider: keepass freshness', () => {
     expect(await resolver.resolvePassword({ name: 'cmk' })).toBe(VALUE);
     clock = 4_999;
     expect(await resolver.resolvePassword({ name: 'cmk' })).toBe(VALUE);
-    expect(provider.stats()).toEqual({ opens: 1, hits: 1, misses: 1 });
+    expect(provider.stats()).toEqual({ opens: 1, hits: 1, misses: 1, argon2HeadStarts: 1 });
     clock = 5_000;
     expect(await resolver.resolvePassword({ name: 'cmk' })).toBe(VALUE);
     expect(provider.stats().opens).toBe(2);
@@ -108,6 +109,18 @@ describe('Provider: keepass freshness', () => {
     expect(new Set(values)).toEqual(new Set([VALUE, 'automation']));
     expect(state.runs).toBe(1);
     expect(provider.stats().opens).toBe(1);
+  });
+
+  it('starts the Argon2 derivation from the header before kdbxweb asks, and kdbxweb takes it (one derivation in all)', async () => {
+    const { argon2, state } = countingArgon2();
+    const { provider, resolver } = setup({ argon2 });
+    expect(await resolver.resolvePassword({ name: 'cmk' })).toBe(VALUE);
+    expect(provider.stats().argon2HeadStarts).toBe(1);
+    expect(state.runs).toBe(1);
+    // A wrong password still fails as AUTH_FAILED: the head start derives from what the variable holds.
+    const wrong = setup({ argon2, env: { KEEPASS_MASTER: 'wrong' } });
+    expect((await failure(wrong.resolver.resolvePassword({ name: 'cmk' }))).code).toBe('AUTH_FAILED');
+    expect(wrong.provider.stats().argon2HeadStarts).toBe(1);
   });
 
   it('serves a bulk lookup from one open', async () => {

@@ -1,13 +1,12 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSecretResolver, MemoryBindingRepository } from 'secretbind';
 import { keepass } from '../../../providers/keepass/index.js';
 import { fixture, MASTER } from './helpers.js';
 import { describeManifest } from './manifest.js';
+import { uninstall } from '../../helpers.js';
 
-// No native build: @node-rs/argon2 unimportable, so every Argon2 file below is opened by hash-wasm alone.
-vi.mock('@node-rs/argon2', () => {
-  throw Object.assign(new Error("Cannot find package '@node-rs/argon2'"), { code: 'ERR_MODULE_NOT_FOUND' });
-});
+// No native build: @node-rs/argon2 cannot be required, so every Argon2 file below is opened by hash-wasm alone.
+uninstall('@node-rs/argon2');
 
 describeManifest('hash-wasm');
 

@@ -1,11 +1,10 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSecretResolver, MemoryBindingRepository } from 'secretbind';
 import { keepass } from '../../../providers/keepass/index.js';
+import { uninstall } from '../../helpers.js';
 
-// What Node reports when a package is not installed.
-vi.mock('kdbxweb', () => {
-  throw Object.assign(new Error("Cannot find package 'kdbxweb'"), { code: 'ERR_MODULE_NOT_FOUND' });
-});
+// kdbxweb is a CommonJS package, loaded with require: make require fail as it does when it is not installed.
+uninstall('kdbxweb');
 
 describe('Provider: keepass without kdbxweb', () => {
   it('fails with DEPENDENCY_MISSING and the install line', async () => {

@@ -176,11 +176,15 @@ describe('Provider: vault authentication', () => {
 });
 
 describe('Vault stand-in against the reference', () => {
-  const reference = readFileSync(fileURLToPath(new URL('../../../../shared/reference/vault.md', import.meta.url)), 'utf8');
+  // Our own copy of the reference notes' examples and error table (test/fixtures/reference/vault.json).
+  const reference = JSON.parse(readFileSync(fileURLToPath(new URL('../../fixtures/reference/vault.json', import.meta.url)), 'utf8')) as {
+    kvV2ReadExample: { data: { metadata: Record<string, unknown> } };
+    errors: Array<{ status: number; body: unknown }>;
+  };
 
   it('answers a KV v2 read with the envelope of the reference example', async () => {
     const { server, env } = await setup();
-    const example = JSON.parse(/KV v2 read, 200:\n```json\n([\s\S]*?)\n```/.exec(reference)![1]!.replace(/"…"/g, '"x"').replace(/\n\s*/g, ' '));
+    const example = reference.kvV2ReadExample;
     const ours = (await (await fetch(`${server.url}/v1/secret/data/kv/prod/checkmk`, { headers: { 'X-Vault-Token': env.VAULT_TOKEN! } })).json()) as { data: { metadata: Record<string, unknown> } };
     const shape = (value: unknown): unknown => (value && typeof value === 'object' && !Array.isArray(value) ? Object.fromEntries(Object.keys(value).sort().map((key) => [key, key === 'data' && 'username' in (value as object) ? 'kv' : shape((value as Record<string, unknown>)[key])])) : typeof value);
     expect(Object.keys(ours).sort()).toEqual(Object.keys(example).sort());
@@ -189,7 +193,7 @@ describe('Vault stand-in against the reference', () => {
   });
 
   it('uses the error bodies of the reference table', () => {
-    const rows = [...reference.matchAll(/^\| (\d{3}) \| [^|]+ \| `(\{.*\})`/gm)].map((match) => [Number(match[1]), JSON.parse(match[2]!.replace(/\\"/g, '"').replace(/"request path "secret\/data\/x": rate/, '"request path \\"secret/data/x\\": rate'))] as const);
+    const rows = reference.errors.map((row) => [row.status, row.body] as const);
     const ours = new Map<number, unknown>([
       [400, ERROR_BODIES.missingToken],
       [403, ERROR_BODIES.permissionDenied],

@@ -2,8 +2,8 @@
  * A Secrets Manager stand-in on 127.0.0.1 speaking AWS JSON 1.1, reached by the real SDK through `endpoint`:
  * GetSecretValue, BatchGetSecretValue (both forms, 20-id limit, per-secret Errors), ListSecrets, DescribeSecret,
  * CreateSecret, PutSecretValue; names and ARNs with suffixes; version stages; deletion scheduling; an access policy
- * per access key id; modes for throttling, 500, latency and a hang; a request log. Bodies follow
- * ../shared/reference/aws-secrets-manager.md.
+ * per access key id; modes for throttling, 500, latency and a hang; a request log. Bodies follow the reference
+ * notes on the Secrets Manager API, whose examples and tables are kept in test/fixtures/reference/aws-secrets-manager.json.
  *
  * Departures from the real service: signatures are not verified (an Authorization header is still required);
  * policies are deny lists of `Operation` or `Operation:secret-name`; it also answers STS AssumeRole (query protocol)
@@ -56,6 +56,11 @@ export class SecretsState {
     respond?: { times: number; status: number; type: string; message: string };
   } = {};
   assumedRoles: string[] = [];
+  /**
+   * The message of the refusal to read a secret scheduled for deletion. AWS words it as MESSAGES.deleted; another
+   * Secrets Manager implementation says MESSAGES.deletedOther. Tests run the provider against both.
+   */
+  deletedMessage: string = MESSAGES.deleted;
 
   put(name: string, value: string | Buffer, stages: string[] = ['AWSCURRENT']): Secret {
     let secret = this.secrets.get(name);
@@ -101,6 +106,7 @@ export interface SecretsManagerStandIn {
 export const MESSAGES = {
   notFound: "Secrets Manager can't find the specified secret.",
   deleted: "You can't perform this operation on the secret because it was marked for deletion.",
+  deletedOther: "You tried to perform the operation on a secret that's currently marked deleted.",
   decryption: "Secrets Manager can't decrypt the protected secret text using the provided KMS key.",
   throttled: 'Rate exceeded',
   internal: 'An error occurred on the server side.',
@@ -249,7 +255,7 @@ function valueOf(state: SecretsState, id: string, stage: string | undefined, ver
   const secret = state.find(id);
   if (!secret) throw new ServiceError(400, 'ResourceNotFoundException', MESSAGES.notFound);
   if (denied(`GetSecretValue:${secret.name}`)) throw new ServiceError(400, 'AccessDeniedException', `User is not authorized to perform: secretsmanager:GetSecretValue on resource: ${id}`);
-  if (secret.deletedDate) throw new ServiceError(400, 'InvalidRequestException', MESSAGES.deleted);
+  if (secret.deletedDate) throw new ServiceError(400, 'InvalidRequestException', state.deletedMessage);
   if (secret.kmsFailure) throw new ServiceError(400, 'DecryptionFailure', MESSAGES.decryption);
   const wanted = versionId ?? undefined;
   const version = secret.versions.find((candidate) => (wanted ? candidate.versionId === wanted : candidate.stages.includes(stage ?? 'AWSCURRENT')));

@@ -2,7 +2,7 @@
  * A Vault-API stand-in on 127.0.0.1 (HTTP, or HTTPS with a certificate given by the test): KV v1 and v2 mounts with
  * versions, soft delete and destroy; tokens with TTLs on a controllable clock and policies as path allow-lists;
  * lookup-self and renew-self; AppRole and Kubernetes login; namespaces by header; modes for sealed, 429 with
- * Retry-After, 500, latency and a hang; a request log. Bodies follow ../shared/reference/vault.md.
+ * Retry-After, 500, latency and a hang; a request log. Bodies follow the reference notes on the Vault API (examples and error table kept in test/fixtures/reference/vault.json).
  *
  * Departures from real Vault: policies are plain path globs (`secret/data/kv/*`), not HCL with capabilities; tokens
  * are opaque `hvs.` strings; a namespace is a prefix on mount paths; list, write and metadata endpoints are absent.
