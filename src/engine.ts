@@ -3,7 +3,7 @@ import type { Account, AccountBinding, BindingRepository, SecretStore } from './
 import { DeadlineQueue } from './deadline.js';
 import { asProviderError, ProviderCall, type CallHost, type CallListener } from './provider-call.js';
 import { isSecretbindError, safeCause, SecretbindError } from './errors.js';
-import type { ProviderEvent, ResolutionEvent, SecretEventListener } from './events.js';
+import type { ResolutionEvent, SecretEvent, SecretEventListener } from './events.js';
 import { decryptTextWithKeys, parseFernetKeys, type FernetKeyInput } from './fernet.js';
 import type { ProviderSettled, ProviderValue, ResolveContext, SecretProvider } from './provider.js';
 import { parseReference, type EntryReference } from './reference.js';
@@ -124,6 +124,19 @@ export class Engine implements CallHost {
     return { kind: 'store', binding, store, provider, ref: this.reference(binding.entry, store, account.name) };
   }
 
+  /** A store and its provider for a list, write or remove; the store must exist, be enabled and validate. */
+  async storeFor(storeName: string): Promise<{ store: SecretStore; provider: SecretProvider }> {
+    if (typeof storeName !== 'string' || storeName.length === 0) throw new SecretbindError('CONFIG_INVALID', 'A store name is required.');
+    const store = await this.repository.findStore(storeName);
+    if (!store) throw new SecretbindError('STORE_NOT_FOUND', `Store ${JSON.stringify(storeName)} does not exist: add it to the configuration or fix the name.`, { store: storeName });
+    if (store.enabled === false) throw new SecretbindError('CONFIG_INVALID', `Store ${JSON.stringify(storeName)} is disabled: enable it before listing or writing its entries.`, { store: store.name, storeType: store.type });
+    const provider = this.providers.get(store.type);
+    if (!provider) throw notRegistered(store, undefined);
+    this.#noteStore(store);
+    this.#validate(provider, store, undefined);
+    return { store, provider };
+  }
+
   reference(entry: string, store: SecretStore, account?: string): EntryReference {
     let parsed = this.#references.get(entry);
     if (!parsed) {
@@ -212,7 +225,7 @@ export class Engine implements CallHost {
     }
   }
 
-  emit(event: ResolutionEvent | ProviderEvent): void {
+  emit(event: SecretEvent): void {
     if (!this.onEvent) return;
     try {
       this.onEvent(event);

@@ -18,19 +18,23 @@ export const ERROR_CODES = [
   'TIMEOUT',
   'LOCAL_DECRYPT_FAILED',
   'LOCAL_KEY_MISSING',
+  'ENTRY_NOT_OWNED',
+  'CONFLICT',
+  'OPERATION_UNSUPPORTED',
 ] as const;
 
 /** One of {@link ERROR_CODES}. */
 export type SecretbindErrorCode = (typeof ERROR_CODES)[number];
 
-const RETRYABLE_BY_DEFAULT: ReadonlySet<SecretbindErrorCode> = new Set(['RATE_LIMITED', 'BACKEND_UNAVAILABLE', 'TIMEOUT']);
+// CONFLICT is retryable after a re-read: the version moved, so read again, decide again, write again.
+const RETRYABLE_BY_DEFAULT: ReadonlySet<SecretbindErrorCode> = new Set(['RATE_LIMITED', 'BACKEND_UNAVAILABLE', 'TIMEOUT', 'CONFLICT']);
 
 /** Where an error happened, as far as it is known. Never holds a secret value. */
 export interface SecretbindErrorContext {
   account?: string | undefined;
   store?: string | undefined;
   storeType?: string | undefined;
-  /** Whether trying again later may succeed. Default: true for RATE_LIMITED, BACKEND_UNAVAILABLE and TIMEOUT. */
+  /** Whether trying again later may succeed. Default: true for RATE_LIMITED, BACKEND_UNAVAILABLE, TIMEOUT and CONFLICT. */
   retryable?: boolean | undefined;
   /** Milliseconds the backend asked us to wait before retrying (RATE_LIMITED), where it said so. */
   retryAfterMs?: number | undefined;

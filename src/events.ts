@@ -42,8 +42,28 @@ export interface ProviderEvent {
   detail?: Readonly<Record<string, string | number | boolean>>;
 }
 
+/** Emitted once per list, write or remove. Holds names and versions, never a value. */
+export interface EntryEvent {
+  source: 'Secrets';
+  kind: 'entry';
+  operation: 'list' | 'write' | 'remove';
+  store: string;
+  storeType?: string;
+  /** The entry's name (writes and removes) or the listing's prefix. */
+  entry?: string;
+  outcome: 'ok' | 'error';
+  durationMs: number;
+  /** The version a write produced. */
+  version?: string;
+  /** True when a write created the entry. */
+  created?: boolean;
+  /** Entries a listing returned. */
+  count?: number;
+  code?: SecretbindErrorCode;
+}
+
 /** Every event secretbind emits through `onEvent`. */
-export type SecretEvent = ResolutionEvent | ProviderEvent;
+export type SecretEvent = ResolutionEvent | ProviderEvent | EntryEvent;
 
 /** Receives every event. A listener that throws is ignored: logging never breaks a resolution. */
 export type SecretEventListener = (event: SecretEvent) => void;
@@ -69,6 +89,15 @@ export function formatEvent(event: SecretEvent): string {
     if (event.code) parts.push(`code=${event.code}`);
     if (event.fallback) parts.push('fallback=true');
     if (event.reason) parts.push(`reason=${quote(event.reason)}`);
+  } else if (event.kind === 'entry') {
+    parts.push(`operation=${event.operation}`, `store=${quote(event.store)}`);
+    if (event.storeType !== undefined) parts.push(`type=${event.storeType}`);
+    if (event.entry !== undefined) parts.push(`entry=${quote(event.entry)}`);
+    parts.push(`outcome=${event.outcome}`, `${event.durationMs.toFixed(2)}ms`);
+    if (event.version !== undefined) parts.push(`version=${quote(event.version)}`);
+    if (event.created) parts.push('created=true');
+    if (event.count !== undefined) parts.push(`count=${event.count}`);
+    if (event.code) parts.push(`code=${event.code}`);
   } else {
     parts.push(`level=${event.level}`, `type=${event.storeType}`);
     if (event.store !== undefined) parts.push(`store=${quote(event.store)}`);

@@ -11,14 +11,32 @@ export type { EntryReference } from './reference.js';
 export { SecretbindError, isSecretbindError, ERROR_CODES, WithheldError } from './errors.js';
 export type { SecretbindErrorCode, SecretbindErrorContext, SecretbindErrorJSON } from './errors.js';
 export { formatEvent } from './events.js';
-export type { SecretEvent, ResolutionEvent, ProviderEvent, ResolutionOutcome, SecretEventListener } from './events.js';
+export type { SecretEvent, ResolutionEvent, ProviderEvent, EntryEvent, ResolutionOutcome, SecretEventListener } from './events.js';
 export { encryptLocalPassword, decryptLocalPassword, decryptLocalPasswordBytes, generateFernetKey } from './fernet.js';
 export type { FernetKeyInput, FernetDecryptOptions, FernetEncryptOptions, UnixSeconds } from './fernet.js';
-export type { SecretProvider, ResolveContext, ProviderValue, ProviderSettled, ProviderNotice, StoreCheckDetails } from './provider.js';
+export type {
+  SecretProvider,
+  ResolveContext,
+  ProviderValue,
+  ProviderSettled,
+  ProviderNotice,
+  StoreCheckDetails,
+  EntryInfo,
+  ListOptions,
+  EntryValue,
+  WriteOptions,
+  WriteResult,
+  RemoveOptions,
+  ProviderWriteOptions,
+  ProviderRemoveOptions,
+} from './provider.js';
+export { DEFAULT_OWNER } from './provider.js';
 // For provider authors (the built-in providers use these too).
 export { validateStoreFields, BUILT_IN_STORE_TYPES } from './store-fields.js';
 export type { ValidateStoreOptions } from './store-fields.js';
 export { peerLoader, missingPeer } from './peer.js';
 export { abortableDelay, runWithTimeout, untilAborted } from './abort.js';
 export { forEachLimit } from './concurrency.js';
+export { writeFileAtomic, withFileLock } from './files.js';
+export type { AtomicWriteOptions, FileLockOptions } from './files.js';
 export { settle } from './provider.js';

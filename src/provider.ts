@@ -31,6 +31,69 @@ export type ProviderValue = string | { value: string; cache?: 'hit' | 'miss' };
 /** One reference's outcome in a bulk answer. */
 export type ProviderSettled = { ok: true; value: string; cache?: 'hit' | 'miss' } | { ok: false; error: SecretbindError };
 
+/** What a listing says about one entry: its name and metadata, never a value. */
+export interface EntryInfo {
+  /** The entry's name as a binding would reference it (a reference path, `#`, `/` and `\` escaped). */
+  readonly name: string;
+  /** The store's version of the entry (KV version, VersionId, resourceVersion...), where it has one. */
+  readonly version?: string;
+  /** When the entry last changed, ISO 8601, where the store says. */
+  readonly updatedAt?: string;
+  /** Whether the entry carries secretbind's owner mark (any owner). */
+  readonly owned: boolean;
+  /** The owner mark's value, when it has one. */
+  readonly owner?: string;
+  /** The keys of a multi-field entry (JSON keys, KeePass fields, Secret keys), where the store knows them cheaply. */
+  readonly fields?: readonly string[];
+  /** A description the store keeps beside the entry (a tag, a content type, a note's first line is never used). */
+  readonly description?: string;
+}
+
+export interface ListOptions {
+  /** Only entries under this path (a folder, group or name prefix as a reference path). Default: the whole store. */
+  prefix?: string;
+  /** Descend into sub-folders. Default: true. */
+  recursive?: boolean;
+}
+
+/** A value to write: one string, or a flat object of strings (a JSON secret, KeePass fields, a Secret's keys). */
+export type EntryValue = string | Readonly<Record<string, string>>;
+
+export interface WriteOptions {
+  /** The owner mark to set and to require on an existing entry. Default: `secretbind`. */
+  owner?: string;
+  /**
+   * Write only if the entry is still at this version (the `version` a listing or an earlier write returned);
+   * otherwise `CONFLICT`. `'absent'` writes only if the entry does not exist yet.
+   */
+  ifVersion?: string;
+  /** Take over an existing entry that has no owner mark or another owner's. Default: false. */
+  adopt?: boolean;
+}
+
+/** What a write did. */
+export interface WriteResult {
+  /** The entry's new version. */
+  version: string;
+  /** True when the entry did not exist before. */
+  created: boolean;
+}
+
+export interface RemoveOptions {
+  /** The owner mark the entry must carry. Default: `secretbind`. */
+  owner?: string;
+  /** Remove only if the entry is still at this version; otherwise `CONFLICT`. */
+  ifVersion?: string;
+  /** Remove an entry without our owner mark. Default: false. */
+  adopt?: boolean;
+  /** Skip the store's recovery window where it has one (AWS, Azure). Default: false. */
+  force?: boolean;
+}
+
+/** The options a provider's write and remove receive: the owner is always filled in. */
+export type ProviderWriteOptions = WriteOptions & { owner: string };
+export type ProviderRemoveOptions = RemoveOptions & { owner: string };
+
 /** What `check` reports about a store: facts about its reachability and configuration, never a value. */
 export type StoreCheckDetails = Readonly<Record<string, string | number | boolean | readonly string[]>>;
 
@@ -60,9 +123,24 @@ export interface SecretProvider {
   resolveMany?(store: SecretStore, refs: readonly EntryReference[], ctx: ResolveContext): Promise<ReadonlyMap<string, ProviderSettled>>;
   /** Checks that the store is reachable and the credentials work; reports facts, never values. */
   check?(store: SecretStore, ctx: ResolveContext): Promise<StoreCheckDetails>;
+  /**
+   * Lists entries: names and metadata, never values. Returned whole; a provider pages through the store itself.
+   * Read-only store types may leave it out.
+   */
+  list?(store: SecretStore, options: ListOptions, ctx: ResolveContext): Promise<readonly EntryInfo[]>;
+  /**
+   * Creates or updates one entry (`name` is a reference without a field). Never overwrites an entry without the
+   * owner mark (`ENTRY_NOT_OWNED`) unless `adopt`; honours `ifVersion` (`CONFLICT`); marks what it writes.
+   */
+  write?(store: SecretStore, name: EntryReference, value: EntryValue, options: ProviderWriteOptions, ctx: ResolveContext): Promise<WriteResult>;
+  /** Removes one owned entry; `ENTRY_NOT_FOUND` when it does not exist, `ENTRY_NOT_OWNED` when it is not ours. */
+  remove?(store: SecretStore, name: EntryReference, options: ProviderRemoveOptions, ctx: ResolveContext): Promise<void>;
   /** Releases clients, caches and timers. */
   close?(): void | Promise<void>;
 }
+
+/** The owner mark secretbind writes when the caller names none. */
+export const DEFAULT_OWNER = 'secretbind';
 
 /**
  * One reference's answer in a bulk read: what `read` returns, or what it throws. A throw that is not a

@@ -5,7 +5,8 @@ import { SecretbindError } from './errors.js';
 import type { SecretEventListener } from './events.js';
 import type { FernetKeyInput } from './fernet.js';
 import { checkBindings, explainAccount, type CheckOptions, type CheckReport, type Explanation } from './inspect.js';
-import type { SecretProvider } from './provider.js';
+import { listEntries, removeEntry, writeEntry } from './entries.js';
+import type { EntryInfo, EntryValue, ListOptions, RemoveOptions, SecretProvider, WriteOptions, WriteResult } from './provider.js';
 
 export type { ProviderErrorPolicy } from './engine.js';
 
@@ -57,6 +58,19 @@ export interface SecretResolver {
   explain(account: Account | string): Promise<Explanation>;
   /** Validates every store and binding of a repository that can list them; reports codes, never values. */
   check(options?: CheckOptions): Promise<CheckReport>;
+  /**
+   * Lists a store's entries: names, versions, update times and whether secretbind owns them; never values.
+   * `OPERATION_UNSUPPORTED` for a store type that cannot list.
+   */
+  listEntries(store: string, options?: ListOptions): Promise<EntryInfo[]>;
+  /**
+   * Creates or updates one entry of a store, with secretbind's owner mark. **An existing entry without the mark is
+   * never overwritten** (`ENTRY_NOT_OWNED`) unless `adopt` is set; `ifVersion` makes the write conditional
+   * (`CONFLICT`). `name` is an entry reference without a field; `value` a string or a flat object of strings.
+   */
+  writeEntry(store: string, name: string, value: EntryValue, options?: WriteOptions): Promise<WriteResult>;
+  /** Removes one entry that carries secretbind's owner mark (`ENTRY_NOT_OWNED` otherwise, unless `adopt`). */
+  removeEntry(store: string, name: string, options?: RemoveOptions): Promise<void>;
   /** Closes every provider (clients, caches, timers). */
   close(): Promise<void>;
 }
@@ -110,6 +124,9 @@ export function createSecretResolver(options: SecretResolverOptions): SecretReso
     },
     explain: (account) => explainAccount(engine, typeof account === 'string' ? { name: account } : account),
     check: (checkOptions) => checkBindings(engine, checkOptions, concurrency),
+    listEntries: (store, listOptions) => listEntries(engine, store, listOptions),
+    writeEntry: (store, name, value, writeOptions) => writeEntry(engine, store, name, value, writeOptions),
+    removeEntry: (store, name, removeOptions) => removeEntry(engine, store, name, removeOptions),
     close: () => engine.close(),
   };
 }

@@ -52,6 +52,7 @@ const STORE_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldCheck>>
     vault_ca_path: text,
   },
   aws_secrets: { aws_region: text, aws_profile: text, aws_endpoint: httpUrl, aws_role_arn: roleArn },
+  dotenv: { dotenv_path: text },
 };
 
 /** Fields a store of the type cannot do without, and combinations that must hold. */
@@ -63,6 +64,7 @@ const STORE_RULES: Readonly<Record<string, (store: Record<string, unknown>) => [
     }
     return undefined;
   },
+  dotenv: (store) => (store.dotenv_path == null ? ['dotenv_path', 'required: the path of the .env file'] : undefined),
   vault: (store) => {
     if (store.vault_url == null) return ['vault_url', 'required: expected an http(s) URL'];
     const method = store.vault_auth_method ?? 'token';

@@ -2,6 +2,9 @@
  * A canary value, a canary Fernet key and a canary token go through every public function; none may show up
  * in an event, an error (message, stack, toJSON, inspection), an explanation, a report or the console.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import * as secretbind from 'secretbind';
@@ -27,6 +30,9 @@ import {
   settle,
   untilAborted,
   validateStoreFields,
+  WithheldError,
+  withFileLock,
+  writeFileAtomic,
   wrapAccountLookup,
   type SecretEvent,
 } from 'secretbind';
@@ -155,6 +161,12 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     controller.abort(new SecretbindError('TIMEOUT', 'deadline'));
     await failing(() => waiting);
     await failing(() => runWithTimeout(5, 'shared work took too long', () => new Promise(() => {}), 'memory'));
+    const dir = mkdtempSync(join(tmpdir(), 'secretbind-canary-'));
+    await withFileLock(join(dir, 'file'), () => writeFileAtomic(join(dir, 'file'), CANARY));
+    await failing(() => withFileLock(join(dir, 'missing-folder', 'file'), async () => CANARY));
+    await failing(() => writeFileAtomic(join(dir, 'missing-folder', 'file'), CANARY).catch((error: unknown) => {
+      throw new SecretbindError('CONFIG_INVALID', 'write failed', { cause: new WithheldError(error) });
+    }));
     await forEachLimit([1, 2, 3], 2, async () => {});
     const settled = await settle(() => {
       throw new SyntaxError(`Unexpected token, "${CANARY}" is not valid JSON`);
@@ -169,7 +181,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     const covered = new Set([
       'createSecretResolver', 'wrapAccountLookup', 'MemoryBindingRepository', 'checkBinding', 'parseReference', 'formatReference',
       'referencePath', 'SecretbindError', 'isSecretbindError', 'formatEvent', 'encryptLocalPassword', 'decryptLocalPassword',
-      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'settle', 'WithheldError',
+      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'settle', 'WithheldError',
     ]);
     const functions = Object.entries(secretbind).filter(([, value]) => typeof value === 'function').map(([name]) => name);
     expect(functions.filter((name) => !covered.has(name))).toEqual([]);

@@ -11,6 +11,7 @@ import {
   settle,
   untilAborted,
   validateStoreFields,
+  type EntryInfo,
   type EntryReference,
   type ProviderSettled,
   type ResolveContext,
@@ -53,6 +54,10 @@ export interface MemoryProvider extends SecretProvider {
   reads(reference?: string): number;
   /** How many `resolveMany` calls were made. */
   readonly bulkCalls: number;
+  /** Writes and removes that changed an entry (of one path as written in `set`, or all). */
+  writes(path?: string): number;
+  /** The owner mark of an entry, or undefined when it has none (entries seeded or `set` have none). */
+  ownerOf(path: string): string | undefined;
   /** Sets every counter back to zero. */
   resetCounters(): void;
 }
@@ -82,6 +87,31 @@ export function memory(options: MemoryOptions = {}): MemoryProvider {
   let latencyMs = options.latencyMs ?? 0;
   let totalReads = 0;
   let bulkCalls = 0;
+  // Owner marks and versions of entries; a seeded or set() entry has version 1 and no owner.
+  const meta = new Map<string, { owner: string | undefined; version: number; updatedAt: string }>();
+  const writeCounts = new Map<string, number>();
+  let totalWrites = 0;
+  const metaOf = (path: string) => {
+    let found = meta.get(path);
+    if (!found) meta.set(path, (found = { owner: undefined, version: 1, updatedAt: new Date().toISOString() }));
+    return found;
+  };
+
+  /** Applies injected faults to a write or remove, as to reads. */
+  async function faults(path: string, ctx: ResolveContext): Promise<void> {
+    if (latencyMs > 0) await abortableDelay(latencyMs, ctx.signal);
+    if (hangs.size > 0 && take(hangs, path)) await waitForAbort(ctx.signal);
+    const failure = failures.size > 0 ? failures.get(path) : undefined;
+    if (failure) {
+      if (--failure.times <= 0) failures.delete(path);
+      throw new SecretbindError(failure.code, `Injected ${failure.code} for memory entry ${JSON.stringify(path)}.`);
+    }
+  }
+
+  function counted(path: string): void {
+    writeCounts.set(path, (writeCounts.get(path) ?? 0) + 1);
+    totalWrites++;
+  }
 
   /** Counts the read, applies injected faults, then looks the value up. */
   async function read(ref: EntryReference, ctx: ResolveContext): Promise<string> {
@@ -107,8 +137,44 @@ export function memory(options: MemoryOptions = {}): MemoryProvider {
       if (latencyMs > 0) await abortableDelay(latencyMs, ctx.signal);
       return read(ref, ctx);
     },
+    async list(_store, listOptions, ctx) {
+      if (latencyMs > 0) await abortableDelay(latencyMs, ctx.signal);
+      const prefix = listOptions.prefix ?? '';
+      const found: EntryInfo[] = [];
+      for (const [path, entry] of entries) {
+        if (!path.startsWith(prefix)) continue;
+        if (listOptions.recursive === false && path.slice(prefix.length).replace(/^\//, '').includes('/')) continue;
+        const { owner, version, updatedAt } = metaOf(path);
+        found.push({ name: path, version: String(version), updatedAt, owned: owner !== undefined, ...(owner ? { owner } : {}), ...(typeof entry === 'object' ? { fields: Object.keys(entry) } : {}) });
+      }
+      return found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+    async write(_store, name, value, writeOptions, ctx) {
+      const path = formatReference(name.segments);
+      await faults(path, ctx);
+      const exists = entries.has(path);
+      const current = exists ? metaOf(path) : undefined;
+      guard(path, current, writeOptions);
+      entries.set(path, typeof value === 'string' ? value : { ...value });
+      const next = { owner: writeOptions.owner, version: (current?.version ?? 0) + 1, updatedAt: new Date().toISOString() };
+      meta.set(path, next);
+      counted(path);
+      return { version: String(next.version), created: !exists };
+    },
+    async remove(_store, name, removeOptions, ctx) {
+      const path = formatReference(name.segments);
+      await faults(path, ctx);
+      if (!entries.has(path)) throw new SecretbindError('ENTRY_NOT_FOUND', `Memory entry ${JSON.stringify(path)} does not exist.`);
+      guard(path, metaOf(path), removeOptions);
+      entries.delete(path);
+      meta.delete(path);
+      counted(path);
+    },
     set(path, entry) {
-      entries.set(pathKey(path), entry);
+      const key = pathKey(path);
+      entries.set(key, entry);
+      const current = meta.get(key);
+      meta.set(key, { owner: current?.owner, version: (current?.version ?? 0) + 1, updatedAt: new Date().toISOString() });
     },
     rotate(reference, value) {
       const ref = parseReference(reference);
@@ -119,7 +185,14 @@ export function memory(options: MemoryOptions = {}): MemoryProvider {
       else entries.set(path, { [ref.field]: value });
     },
     delete(path) {
+      meta.delete(pathKey(path));
       return entries.delete(pathKey(path));
+    },
+    writes(path) {
+      return path === undefined ? totalWrites : (writeCounts.get(pathKey(path)) ?? 0);
+    },
+    ownerOf(path) {
+      return meta.get(pathKey(path))?.owner;
     },
     failNext(path, code, { times = 1 } = {}) {
       failures.set(pathKey(path), { code, times });
@@ -138,7 +211,9 @@ export function memory(options: MemoryOptions = {}): MemoryProvider {
     },
     resetCounters() {
       readCounts.clear();
+      writeCounts.clear();
       totalReads = 0;
+      totalWrites = 0;
       bulkCalls = 0;
     },
   };
@@ -156,6 +231,24 @@ export function memory(options: MemoryOptions = {}): MemoryProvider {
     };
   }
   return provider;
+}
+
+/** The rules every writable store applies: ownership first, then the version guard. */
+function guard(path: string, current: { owner: string | undefined; version: number } | undefined, options: { owner: string; ifVersion?: string | undefined; adopt?: boolean | undefined }): void {
+  if (options.ifVersion === 'absent' && current) throw new SecretbindError('CONFLICT', `Memory entry ${JSON.stringify(path)} exists already (ifVersion "absent"): read it and decide again.`);
+  if (!current) {
+    if (options.ifVersion !== undefined && options.ifVersion !== 'absent') throw new SecretbindError('CONFLICT', `Memory entry ${JSON.stringify(path)} no longer exists (expected version ${options.ifVersion}).`);
+    return;
+  }
+  if (current.owner !== options.owner && !options.adopt) {
+    throw new SecretbindError(
+      'ENTRY_NOT_OWNED',
+      `Memory entry ${JSON.stringify(path)} ${current.owner === undefined ? 'has no owner mark' : `belongs to owner ${JSON.stringify(current.owner)}`}; secretbind leaves it alone. Pass adopt to take it over.`,
+    );
+  }
+  if (options.ifVersion !== undefined && options.ifVersion !== 'absent' && options.ifVersion !== String(current.version)) {
+    throw new SecretbindError('CONFLICT', `Memory entry ${JSON.stringify(path)} is at version ${current.version}, not ${options.ifVersion}: read it again.`);
+  }
 }
 
 function lookup(entries: ReadonlyMap<string, MemoryEntry>, path: string, ref: EntryReference, defaultField: string): string {

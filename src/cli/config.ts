@@ -56,6 +56,7 @@ const PROVIDER_LOADERS: Readonly<Record<string, (io: CliIo) => Promise<SecretPro
   lastpass: async (io) => (await import('secretbind/providers/lastpass')).lastpass({ env: io.env }),
   vault: async (io) => (await import('secretbind/providers/vault')).vault({ env: io.env }),
   aws_secrets: async () => (await import('secretbind/providers/aws_secrets')).awsSecrets(),
+  dotenv: async () => (await import('secretbind/providers/dotenv')).dotenv(),
 };
 
 /** The providers of the store types the configuration uses, each entry point imported only when needed. */

@@ -1,3 +1,4 @@
+import { describeWritableProvider } from '../conformance/writes.js';
 import { describe, expect, it } from 'vitest';
 import { createSecretResolver, MemoryBindingRepository } from 'secretbind';
 import { memory } from '../../providers/memory/index.js';
@@ -98,4 +99,20 @@ describe('Provider: memory', () => {
     expect(provider.delete('prod/checkmk')).toBe(true);
     await expect(resolver.resolvePassword({ name: 'cmk' })).rejects.toMatchObject({ code: 'ENTRY_NOT_FOUND' });
   });
+});
+
+describeWritableProvider({
+  name: 'memory',
+  capabilities: { pageSize: 0, objectFields: true, guarded: true },
+  setup: () => {
+    const provider = memory();
+    return {
+      provider,
+      store: { name: 'mem', type: 'memory' },
+      seedForeign: (name, value) => provider.set(name, value),
+      names: ['folder/name with spaces', 'web\\#1', 'deep/a/b/c', 'pässwörd-Ω-🔑'],
+      invalidNames: [['', 'empty'], ['a//b', 'empty path segment']],
+      prefix: 'conformance/',
+    };
+  },
 });

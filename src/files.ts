@@ -1,0 +1,142 @@
+/** Safe writes of whole files, for providers whose store is a file (keepass, dotenv). */
+import { randomBytes } from 'node:crypto';
+import { chmod, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { abortableDelay, untilAborted } from './abort.js';
+import { SecretbindError } from './errors.js';
+
+export interface AtomicWriteOptions {
+  /** The new file's mode when it does not exist yet. An existing file keeps its own. Default: 0o600. */
+  mode?: number;
+}
+
+/**
+ * Replaces a file so that a reader, or a crash at any point, sees the old file or the new one, never a mix: the
+ * data goes to a temporary file in the same folder, is flushed to disk, and is renamed over the target, and the
+ * folder is flushed so the rename survives a power cut. An existing file's mode is kept.
+ *
+ * @example
+ * ```ts
+ * await writeFileAtomic('/srv/sync/.env', text, { mode: 0o600 })
+ * ```
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
+  let mode = options.mode ?? 0o600;
+  try {
+    mode = (await stat(path)).mode & 0o7777;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    const handle = await open(temporary, 'wx', mode);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await chmod(temporary, mode); // open's mode is narrowed by the umask
+    await rename(temporary, path);
+  } catch (error) {
+    await unlink(temporary).catch(() => {});
+    throw error;
+  }
+  await syncFolder(dirname(path));
+}
+
+async function syncFolder(folder: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(folder, 'r');
+    await handle.sync();
+  } catch {
+    // Some platforms cannot open or flush a folder; the rename itself is still atomic there.
+  } finally {
+    await handle?.close();
+  }
+}
+
+export interface FileLockOptions {
+  /** Aborts the wait for the lock (the caller's deadline). */
+  signal?: AbortSignal;
+  /** How often a held lock is checked again, in milliseconds. Default: 20. */
+  pollMs?: number;
+}
+
+const heldInProcess = new Map<string, Promise<void>>();
+
+/**
+ * Runs `work` holding a lock on `path`, so two writers of one file never interleave, whether they share this
+ * process or not. Within a process the lock is a queue; across processes it is `<path>.lock`, created exclusively
+ * and holding the owner's pid. A lock whose process no longer exists (a writer that was killed) is taken over.
+ *
+ * @example
+ * ```ts
+ * await withFileLock(path, async () => writeFileAtomic(path, next(await readFile(path, 'utf8'))), { signal: ctx.signal })
+ * ```
+ */
+export async function withFileLock<T>(path: string, work: () => Promise<T>, options: FileLockOptions = {}): Promise<T> {
+  const previous = heldInProcess.get(path) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((resolve) => (release = resolve));
+  const queued = previous.then(() => mine);
+  heldInProcess.set(path, queued);
+  try {
+    await (options.signal ? untilAborted(previous, options.signal) : previous);
+    const lockPath = `${path}.lock`;
+    await acquire(lockPath, options);
+    try {
+      return await work();
+    } finally {
+      await unlink(lockPath).catch(() => {});
+    }
+  } finally {
+    release();
+    if (heldInProcess.get(path) === queued) heldInProcess.delete(path);
+  }
+}
+
+async function acquire(lockPath: string, options: FileLockOptions): Promise<void> {
+  for (;;) {
+    try {
+      const handle = await open(lockPath, 'wx', 0o600);
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new SecretbindError('CONFIG_INVALID', `Cannot create the lock file ${lockPath} (${(error as NodeJS.ErrnoException).code ?? 'error'}): the folder must be writable by this process.`, { cause: error });
+      }
+    }
+    if (await isStale(lockPath)) {
+      await unlink(lockPath).catch(() => {});
+      continue;
+    }
+    if (options.signal?.aborted) throw options.signal.reason;
+    await (options.signal ? abortableDelay(options.pollMs ?? 20, options.signal) : new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 20)));
+  }
+}
+
+/** A lock file whose pid is not a running process (or that holds no pid at all after a while) is stale. */
+async function isStale(lockPath: string): Promise<boolean> {
+  let text: string;
+  try {
+    text = await readFile(lockPath, 'utf8');
+  } catch {
+    return false; // gone already: the next exclusive create decides
+  }
+  const pid = Number.parseInt(text, 10);
+  if (!Number.isInteger(pid) || pid <= 0) {
+    // Created but not yet written, or cut short by a kill: stale once it is old enough to not be in progress.
+    const info = await stat(lockPath).catch(() => undefined);
+    return info !== undefined && Date.now() - info.mtimeMs > 1000;
+  }
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
