@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The system packages the tests run against, checked before `npm test` and by .ci/run: Python's cryptography
-// (the Fernet round trip), the real lpass (the stand-in is compared with it) and openssl (certificates for the
-// HTTPS stand-ins). As root with apt-get (CI, a fresh machine) missing ones are installed; otherwise the script
+// (the Fernet round trip), the real lpass (the stand-in is compared with it), openssl (certificates for the
+// HTTPS stand-ins) and keepassxc-cli (it must open the KeePass files secretbind writes). As root with apt-get (CI, a fresh machine) missing ones are installed; otherwise the script
 // stops and says what to install, rather than letting tests fail obscurely.
 import { spawnSync } from 'node:child_process';
 
@@ -15,6 +15,8 @@ const needs = [
   { debian: 'python3-cryptography', other: 'pip install cryptography', present: () => works('/usr/bin/python3', ['-c', 'import cryptography']) },
   { debian: 'lastpass-cli', other: 'brew install lastpass-cli', present: () => found('lpass') },
   { debian: 'openssl', other: 'brew install openssl', present: () => works('openssl', ['version']) },
+  // keepassxc-cli opens the KeePass files the keepass provider writes.
+  { debian: 'keepassxc', other: 'brew install --cask keepassxc', present: () => works('keepassxc-cli', ['--version']) },
 ];
 
 let missing = needs.filter((need) => !need.present());

@@ -8,6 +8,11 @@ import { SecretbindError } from './errors.js';
 export interface AtomicWriteOptions {
   /** The new file's mode when it does not exist yet. An existing file keeps its own. Default: 0o600. */
   mode?: number;
+  /**
+   * Runs after the new file is on disk and just before it replaces the old one; a throw abandons the write. For a
+   * last check that the file was not changed by someone else meanwhile.
+   */
+  beforeRename?: () => Promise<void> | void;
 }
 
 /**
@@ -37,6 +42,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
       await handle.close();
     }
     await chmod(temporary, mode); // open's mode is narrowed by the umask
+    await options.beforeRename?.();
     await rename(temporary, path);
   } catch (error) {
     await unlink(temporary).catch(() => {});
@@ -139,4 +145,17 @@ async function isStale(lockPath: string): Promise<boolean> {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
+}
+
+/**
+ * A file's identity as a version string: modification time, size and inode, so it changes with every save (a save
+ * by rename always makes a new inode) and says nothing about the contents.
+ *
+ * @example
+ * ```ts
+ * const version = fileVersion(await stat(path, { bigint: true }))
+ * ```
+ */
+export function fileVersion(info: { mtimeNs: bigint; size: bigint; ino: bigint }): string {
+  return `${info.mtimeNs.toString(36)}-${info.size.toString(36)}-${info.ino.toString(36)}`;
 }

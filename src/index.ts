@@ -37,6 +37,6 @@ export type { ValidateStoreOptions } from './store-fields.js';
 export { peerLoader, missingPeer } from './peer.js';
 export { abortableDelay, runWithTimeout, untilAborted } from './abort.js';
 export { forEachLimit } from './concurrency.js';
-export { writeFileAtomic, withFileLock } from './files.js';
+export { fileVersion, writeFileAtomic, withFileLock } from './files.js';
 export type { AtomicWriteOptions, FileLockOptions } from './files.js';
 export { settle } from './provider.js';

@@ -2,7 +2,7 @@
  * A canary value, a canary Fernet key and a canary token go through every public function; none may show up
  * in an event, an error (message, stack, toJSON, inspection), an explanation, a report or the console.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -31,6 +31,7 @@ import {
   untilAborted,
   validateStoreFields,
   WithheldError,
+  fileVersion,
   withFileLock,
   writeFileAtomic,
   wrapAccountLookup,
@@ -163,6 +164,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     await failing(() => runWithTimeout(5, 'shared work took too long', () => new Promise(() => {}), 'memory'));
     const dir = mkdtempSync(join(tmpdir(), 'secretbind-canary-'));
     await withFileLock(join(dir, 'file'), () => writeFileAtomic(join(dir, 'file'), CANARY));
+    outputs.push(fileVersion(statSync(join(dir, 'file'), { bigint: true })));
     await failing(() => withFileLock(join(dir, 'missing-folder', 'file'), async () => CANARY));
     await failing(() => writeFileAtomic(join(dir, 'missing-folder', 'file'), CANARY).catch((error: unknown) => {
       throw new SecretbindError('CONFIG_INVALID', 'write failed', { cause: new WithheldError(error) });
@@ -181,7 +183,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     const covered = new Set([
       'createSecretResolver', 'wrapAccountLookup', 'MemoryBindingRepository', 'checkBinding', 'parseReference', 'formatReference',
       'referencePath', 'SecretbindError', 'isSecretbindError', 'formatEvent', 'encryptLocalPassword', 'decryptLocalPassword',
-      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'settle', 'WithheldError',
+      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'fileVersion', 'settle', 'WithheldError',
     ]);
     const functions = Object.entries(secretbind).filter(([, value]) => typeof value === 'function').map(([name]) => name);
     expect(functions.filter((name) => !covered.has(name))).toEqual([]);

@@ -5,6 +5,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import {
+  fileVersion,
   formatReference,
   SecretbindError,
   settle,
@@ -142,17 +143,13 @@ async function load(store: SecretStore, options: { missingIsEmpty?: boolean; sig
   return {
     text: normalised,
     bindings: parseDotenv(normalised),
-    version: info ? signature(info) : 'unknown',
+    version: info ? fileVersion(info) : 'unknown',
     updatedAt: info ? new Date(Number(info.mtimeMs)).toISOString() : undefined,
   };
 }
 
 async function versionOf(path: string): Promise<string> {
-  return signature(await stat(path, { bigint: true }));
-}
-
-function signature(info: { mtimeNs: bigint; size: bigint; ino: bigint }): string {
-  return `${info.mtimeNs.toString(36)}-${info.size.toString(36)}-${info.ino.toString(36)}`;
+  return fileVersion(await stat(path, { bigint: true }));
 }
 
 function lookup(file: LoadedFile, ref: EntryReference): string {

@@ -51,6 +51,12 @@ export class DatabaseCache {
     return { database: await untilAborted(pending.promise, signal), cache: 'miss' };
   }
 
+  /** Puts a database just saved by this process, so the next lookup of the new file needs no key derivation. */
+  store(key: string, database: OpenDatabase): void {
+    const current = this.#open.get(key);
+    if (!current || current.openedAt <= database.openedAt) this.#open.set(key, database);
+  }
+
   clear(): void {
     this.#open.clear();
     this.#opening.clear();

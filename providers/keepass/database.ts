@@ -5,7 +5,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import type * as Kdbxweb from 'kdbxweb';
-import { SecretbindError, WithheldError, type EntryReference } from 'secretbind';
+import { formatReference, SecretbindError, WithheldError, type EntryInfo, type EntryReference } from 'secretbind';
 
 export type KdbxwebModule = typeof Kdbxweb;
 
@@ -284,9 +284,17 @@ function kdfFromDictionary(dictionary: Buffer): string | undefined {
 /** One entry as lookups see it; values stay in kdbxweb's protected form until read. */
 interface IndexedEntry {
   path: string;
+  /** Group names below the root, then the title: the entry's name as a reference without the root. */
+  segments: readonly string[];
   uuid: string;
   fields: ReadonlyMap<string, string | Kdbxweb.ProtectedValue>;
+  modified: Date | undefined;
 }
+
+/** The custom field that marks an entry as secretbind's; its value is the owner. */
+export const OWNER_FIELD = 'secretbind-owner';
+
+
 
 /** Everything a lookup needs, built once per open: no tree walk per lookup. */
 export class DatabaseIndex {
@@ -304,7 +312,13 @@ export class DatabaseIndex {
       if (recycleBin && group.uuid.id === recycleBin && group !== root) return; // never match deleted entries
       for (const entry of group.entries) {
         const title = fieldText(entry.fields.get('Title'));
-        const indexed: IndexedEntry = { path: [...display, title].join('/'), uuid: Buffer.from(entry.uuid.id, 'base64').toString('hex'), fields: entry.fields };
+        const indexed: IndexedEntry = {
+          path: [...display, title].join('/'),
+          segments: [...segments, title],
+          uuid: Buffer.from(entry.uuid.id, 'base64').toString('hex'),
+          fields: entry.fields,
+          modified: entry.times.lastModTime,
+        };
         const key = [...segments, title].join('\u0000');
         const same = this.#byPath.get(key);
         if (same) same.push(indexed);
@@ -321,6 +335,31 @@ export class DatabaseIndex {
       cipher: header.cipher ?? 'unknown',
       entries: this.#ordered.length,
     };
+  }
+
+  /** Every entry outside the recycle bin, in tree order: names (without the root) and metadata, never values. */
+  /**
+   * Every entry's version is the file's (`fileVersion` of the signature that was decrypted): KeePass keeps times to
+   * the second only, too coarse to tell two writes apart, so a guarded write refuses when anything in the file changed.
+   */
+  list(prefix: string, recursive: boolean, version: string): EntryInfo[] {
+    const found: EntryInfo[] = [];
+    for (const entry of this.#ordered) {
+      const name = formatReference(entry.segments);
+      if (!name.startsWith(prefix)) continue;
+      if (!recursive && name.slice(prefix.length).replace(/^\//, '').includes('/')) continue;
+      const owner = entry.fields.get(OWNER_FIELD);
+      const ownerText = owner === undefined ? undefined : fieldText(owner);
+      found.push({
+        name,
+        version,
+        ...(entry.modified ? { updatedAt: entry.modified.toISOString() } : {}),
+        owned: ownerText !== undefined && ownerText !== '',
+        ...(ownerText ? { owner: ownerText } : {}),
+        fields: [...entry.fields.keys()].filter((field) => field !== OWNER_FIELD && field !== 'Title'),
+      });
+    }
+    return found;
   }
 
   /** The value of a reference's field; the root group's name may be given or left out. */

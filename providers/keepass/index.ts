@@ -1,14 +1,16 @@
 /**
- * keepass: entries of a KeePass database file (KDBX 3.1, 4.0, 4.1) kept on the host, opened read-only.
+ * keepass: entries of a KeePass database file (KDBX 3.1, 4.0, 4.1) kept on the host: read, listed, and written
+ * (entries and groups created, fields set, the file saved atomically under a lock; see writer.ts).
  * Peers: kdbxweb, with @node-rs/argon2 (or hash-wasm) for Argon2. Freshness: each lookup stats the file; the
  * decrypted file is reused while unchanged, for at most `cacheTtlMs`, and concurrent lookups share one open.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { stat } from 'node:fs/promises';
-import { abortableDelay, peerLoader, runWithTimeout, SecretbindError, settle, untilAborted, validateStoreFields, type ProviderSettled, type ResolveContext, type SecretProvider, type SecretStore } from 'secretbind';
+import { abortableDelay, fileVersion, peerLoader, runWithTimeout, SecretbindError, settle, untilAborted, validateStoreFields, type ProviderSettled, type ResolveContext, type SecretProvider, type SecretStore } from 'secretbind';
 import { Argon2HeadStart, argon2For, type Argon2Choice } from './argon2.js';
 import { DatabaseCache, type OpenDatabase } from './cache.js';
+import { KeepassWriter } from './writer.js';
 import {
   checkKdfLimits,
   DatabaseIndex,
@@ -58,6 +60,8 @@ export interface KeepassOptions {
    * open belongs to no single lookup: a lookup that times out leaves it running for the next. Default: 60000.
    */
   openTimeoutMs?: number;
+  /** How long a write waits for another writer's lock on the file, in milliseconds. Default: 10000. */
+  lockTimeoutMs?: number;
   /** kdbxweb itself, instead of importing it. */
   lib?: KdbxwebModule;
 }
@@ -68,7 +72,7 @@ export interface KeepassProvider extends SecretProvider {
    * Files decrypted (each ran the KDF once), lookups served from the cache, lookups that needed an open, and Argon2
    * derivations started from the header before kdbxweb had loaded.
    */
-  stats(): { opens: number; hits: number; misses: number; argon2HeadStarts: number };
+  stats(): { opens: number; hits: number; misses: number; argon2HeadStarts: number; saves: number };
 }
 
 const TYPE = 'keepass';
@@ -156,6 +160,25 @@ export function keepass(options: KeepassOptions = {}): KeepassProvider {
     }
   }
 
+  const writer = new KeepassWriter({
+    kdbxweb: getKdbxweb,
+    lockTimeoutMs: options.lockTimeoutMs ?? 10_000,
+    async open(request, bytes) {
+      const header = sniffHeader(bytes);
+      checkKdfLimits(request.path, header, kdfLimits);
+      if (header.argon2 && request.password !== undefined && request.keyfilePath === undefined) headStart.start(argon2, header.argon2, request.password);
+      const kdbxweb = await getKdbxweb();
+      counters.opens++;
+      return decrypt(kdbxweb, bytes, request);
+    },
+    saved(request, db, signature, bytes) {
+      void cacheKey(request, passwordKey).then(
+        (key) => cache.store(key, { index: new DatabaseIndex(db, sniffHeader(bytes)), signature, openedAt: now() }),
+        () => {},
+      );
+    },
+  });
+
   async function database(store: SecretStore, ctx: ResolveContext): Promise<{ database: OpenDatabase; cache: 'hit' | 'miss' }> {
     const request = openRequest(store, options.env ?? process.env);
     const signature = await signatureOf(request.path);
@@ -186,12 +209,22 @@ export function keepass(options: KeepassOptions = {}): KeepassProvider {
       const { database: opened } = await database(store, ctx);
       return { path: String(store.kdbx_path), ...opened.index.facts };
     },
+    async list(store, listOptions, ctx) {
+      const { database: opened } = await database(store, ctx);
+      return opened.index.list(listOptions.prefix ?? '', listOptions.recursive !== false, fileVersion(opened.signature));
+    },
+    async write(store, name, value, writeOptions, ctx) {
+      return writer.write(openRequest(store, options.env ?? process.env), name, value, writeOptions, ctx.signal);
+    },
+    async remove(store, name, removeOptions, ctx) {
+      await writer.remove(openRequest(store, options.env ?? process.env), name, removeOptions, ctx.signal);
+    },
     close() {
       cache.clear();
       headStart.clear();
     },
     stats() {
-      return { ...counters, argon2HeadStarts: headStart.used };
+      return { ...counters, argon2HeadStarts: headStart.used, saves: writer.saves };
     },
   };
 }

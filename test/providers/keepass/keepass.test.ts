@@ -78,7 +78,7 @@ describe('Provider: keepass freshness', () => {
     expect(await resolver.resolvePassword({ name: 'cmk' })).toBe(VALUE);
     clock = 4_999;
     expect(await resolver.resolvePassword({ name: 'cmk' })).toBe(VALUE);
-    expect(provider.stats()).toEqual({ opens: 1, hits: 1, misses: 1, argon2HeadStarts: 1 });
+    expect(provider.stats()).toEqual({ opens: 1, hits: 1, misses: 1, argon2HeadStarts: 1, saves: 0 });
     clock = 5_000;
     expect(await resolver.resolvePassword({ name: 'cmk' })).toBe(VALUE);
     expect(provider.stats().opens).toBe(2);
