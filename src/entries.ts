@@ -52,6 +52,7 @@ export async function writeEntry(engine: Engine, storeName: string, name: string
     if (!write) throw unsupported(store, 'be written');
     const ref = entryName(name);
     checkValue(value);
+    if (options.merge && typeof value === 'string') throw new SecretbindError('CONFIG_INVALID', 'write: merge needs an object value (the fields to set).');
     const owner = ownerOf(options.owner);
     if (options.ifVersion !== undefined && (typeof options.ifVersion !== 'string' || options.ifVersion.length === 0)) throw new SecretbindError('CONFIG_INVALID', 'write: ifVersion must be a non-empty string.');
     const result = await engine.withDeadline(store, undefined, (ctx) => write.call(provider, store, ref, value, { ...options, owner }, ctx));

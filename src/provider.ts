@@ -69,6 +69,11 @@ export interface WriteOptions {
   ifVersion?: string;
   /** Take over an existing entry that has no owner mark or another owner's. Default: false. */
   adopt?: boolean;
+  /**
+   * For an object value: set these fields and keep the entry's others. Default: false, the object replaces the
+   * entry's fields. Stores that hold one value per entry refuse it (`OPERATION_UNSUPPORTED`).
+   */
+  merge?: boolean;
 }
 
 /** What a write did. */

@@ -92,6 +92,25 @@ const { envvar } = require('secretbind/providers/envvar');
     expect(secretbind(['check', '--config', join(project, 'missing.json')])).toMatchObject({ status: 2, stderr: expect.stringContaining('error CONFIG_INVALID') });
   });
 
+  it('lists and writes through npx: put reads stdin, ls shows versions and ownership and never a value', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'secretbind-package-kp-'));
+    const kdbx = join(dir, 'db.kdbx');
+    writeFileSync(kdbx, readFileSync(join(root, 'test/fixtures/keepass/kdbx4-argon2id-chacha20.kdbx')));
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ stores: [{ name: 'kp', type: 'keepass', kdbx_path: kdbx, master_password_env: 'KEEPASS_MASTER' }], bindings: [{ account: 'new', store: 'kp', entry: 'Sync/new' }] }));
+    const env = { ...process.env, KEEPASS_MASTER: 'correct horse battery staple' };
+    const put = spawnSync('npx', ['--no-install', 'secretbind', 'put', 'kp', 'Sync/new', '--config', config], { cwd: project, encoding: 'utf8', env, input: 'packed-canary-value\n' });
+    expect(put.status, put.stderr).toBe(0);
+    expect(put.stdout).toMatch(/^created Sync\/new in kp: version /);
+    const ls = spawnSync('npx', ['--no-install', 'secretbind', 'ls', 'kp', '--recursive', '--config', config], { cwd: project, encoding: 'utf8', env });
+    expect(ls.status, ls.stderr).toBe(0);
+    expect(ls.stdout).toMatch(/Sync\/new\s+\S+\s+\S+\s+secretbind/);
+    expect(ls.stdout).toMatch(/Infrastructure\/checkmk-prod\s+\S+\s+\S+\s+no/);
+    expect(ls.stdout + put.stdout + ls.stderr + put.stderr).not.toMatch(/packed-canary-value|Ch3ck-MK/);
+    const resolved = spawnSync('npx', ['--no-install', 'secretbind', 'resolve', 'new', '--reveal', '--config', config], { cwd: project, encoding: 'utf8', env });
+    expect(resolved.stdout).toBe('packed-canary-value\n');
+  });
+
   it('keeps execa a real dynamic import in the CommonJS build of the lastpass provider', () => {
     const dir = mkdtempSync(join(tmpdir(), 'secretbind-lpass-'));
     writeFileSync(join(dir, 'vault.json'), JSON.stringify({ state: 'logged-in', user: 'ops@example.test', entries: [{ id: '1', name: 'cjs-entry', password: 'from-lpass' }] }));

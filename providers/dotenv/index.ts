@@ -69,6 +69,7 @@ export function dotenv(options: DotenvOptions = {}): SecretProvider {
     },
     async write(store, name, value, writeOptions, ctx) {
       const key = writableKey(name);
+      if (writeOptions.merge) throw new SecretbindError('OPERATION_UNSUPPORTED', `A .env value has no fields to merge into: write ${key} whole.`, { storeType: TYPE });
       const text = typeof value === 'string' ? value : JSON.stringify(value); // a .env value holds one string
       const line = formatBinding(key, text, writeOptions.owner);
       if (line === undefined) {

@@ -201,10 +201,13 @@ function writeOne(kdbxweb: KdbxwebModule, db: Kdbxweb.Kdbx, operation: Operation
   if (typeof value === 'string') {
     entry.fields.set('Password', kdbxweb.ProtectedValue.fromString(value));
   } else {
-    for (const field of [...entry.fields.keys()]) {
-      if (!['Title', 'UserName', 'Password', 'URL', 'Notes', OWNER_FIELD].includes(field)) entry.fields.delete(field);
+    if (!options.merge) {
+      // The object is the entry's whole value: fields it does not name go (the title and our mark stay).
+      for (const field of [...entry.fields.keys()]) {
+        if (!['Title', 'UserName', 'Password', 'URL', 'Notes', OWNER_FIELD].includes(field)) entry.fields.delete(field);
+      }
+      for (const standard of STANDARD.values()) entry.fields.set(standard, standard === 'Password' ? kdbxweb.ProtectedValue.fromString('') : '');
     }
-    for (const standard of STANDARD.values()) entry.fields.set(standard, standard === 'Password' ? kdbxweb.ProtectedValue.fromString('') : '');
     for (const [key, fieldValue] of Object.entries(value)) {
       const standard = STANDARD.get(key.toLowerCase());
       if (key.toLowerCase() === 'title' || key === OWNER_FIELD) throw new SecretbindError('CONFIG_INVALID', `The field ${JSON.stringify(key)} cannot be written: the title is the entry's name, ${OWNER_FIELD} is secretbind's mark.`, { storeType: TYPE });

@@ -155,7 +155,9 @@ export function memory(options: MemoryOptions = {}): MemoryProvider {
       const exists = entries.has(path);
       const current = exists ? metaOf(path) : undefined;
       guard(path, current, writeOptions);
-      entries.set(path, typeof value === 'string' ? value : { ...value });
+      const previous = entries.get(path);
+      const merged = writeOptions.merge && typeof value === 'object' ? { ...(typeof previous === 'object' ? previous : previous === undefined ? {} : { [defaultField]: previous }), ...value } : value;
+      entries.set(path, typeof merged === 'string' ? merged : { ...merged });
       const next = { owner: writeOptions.owner, version: (current?.version ?? 0) + 1, updatedAt: new Date().toISOString() };
       meta.set(path, next);
       counted(path);

@@ -9,6 +9,8 @@ Commands:
   resolve ACCOUNT --config FILE  resolve ACCOUNT and say where the value came from (--reveal prints it)
   keygen                       print a new Fernet key for CRYPTOGRAPHY_KEY
   encrypt                      read a password on stdin, print its Fernet token
+  ls STORE [PREFIX] --config FILE  list a store's entries: names, versions, owned or not (never values)
+  put STORE NAME --config FILE     write the value read on stdin into an entry, with secretbind's owner mark
 
 Every command takes --json and --help. Errors print "error CODE: message" on stderr.
 Exit status: 0 success, 1 a check or resolution failed, 2 usage or configuration error.`,
@@ -30,4 +32,17 @@ Prints a new random Fernet key (url-safe base64 of 32 bytes).`,
 
 Reads a password from standard input (not echoed on a terminal) and prints its Fernet token, made with the key
 in $CRYPTOGRAPHY_KEY or in the variable named by --key-env.`,
+  ls: `Usage: secretbind ls STORE [PREFIX] --config FILE [--recursive] [--json]
+
+Lists the entries of STORE (under PREFIX, a folder or name prefix): name, version, last update and whether
+secretbind owns it. Never prints a value. Without --recursive only PREFIX's own level is listed.
+Exit 0 on success, 1 with "error CODE: message" when the store fails.`,
+  put: `Usage: secretbind put STORE NAME --config FILE [--field KEY] [--if-version V] [--adopt] [--json]
+
+Reads a value on standard input (not echoed on a terminal; one trailing newline is removed) and writes it into
+entry NAME of STORE with secretbind's owner mark; prints the new version.
+  --field KEY      set one field of the entry and keep its others (KeePass fields, JSON keys)
+  --if-version V   write only if the entry is still at version V (as ls shows it); "absent": only if it is new
+  --adopt          take over an existing entry that secretbind does not own
+An existing entry without secretbind's mark is never overwritten without --adopt (ENTRY_NOT_OWNED).`,
 };

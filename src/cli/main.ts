@@ -1,6 +1,6 @@
 /**
  * The `secretbind` command: check bindings before a sync run, explain and resolve one account, make keys and
- * tokens. `main` takes its streams and environment as arguments so tests run it in-process. The command is the only
+ * tokens, list and write a store's entries. `main` takes its streams and environment as arguments so tests run it in-process. The command is the only
  * part of secretbind that imports providers, and it imports only those its configuration uses.
  */
 import { isSecretbindError } from 'secretbind';
@@ -9,12 +9,14 @@ import { encrypt } from './encrypt.js';
 import { explain } from './explain.js';
 import { HELP } from './help.js';
 import { keygen } from './keygen.js';
+import { ls } from './ls.js';
+import { put } from './put.js';
 import { resolve } from './resolve.js';
 import { EXIT, usage, type CliIo, type Command } from './shared.js';
 
 export type { CliIo } from './shared.js';
 
-const COMMANDS: Readonly<Record<string, Command>> = { check, explain, resolve, keygen, encrypt };
+const COMMANDS: Readonly<Record<string, Command>> = { check, explain, resolve, keygen, encrypt, ls, put };
 
 /** Runs the command line; returns the exit status. */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -103,5 +103,62 @@ describe('Command: secretbind', () => {
     expect(decryptLocalPassword(token, key)).toBe('typed password');
     const other = await run(['encrypt', '--key-env', 'OTHER_KEY'], { env: { CRYPTOGRAPHY_KEY: key }, stdin: 'x' });
     expect(other).toMatchObject({ status: 1, stderr: expect.stringContaining('error LOCAL_KEY_MISSING: $OTHER_KEY is not set') });
+  });
+});
+
+describe('Command: ls and put', () => {
+  function writable() {
+    const dir = mkdtempSync(join(tmpdir(), 'secretbind-cli-'));
+    const kdbx = join(dir, 'db.kdbx');
+    copyFileSync(KDBX, kdbx);
+    writeFileSync(join(dir, '.env'), 'FOREIGN=theirs\n');
+    return configFile({
+      stores: [
+        { name: 'kp', type: 'keepass', kdbx_path: kdbx, master_password_env: 'KEEPASS_MASTER' },
+        { name: 'file', type: 'dotenv', dotenv_path: join(dir, '.env') },
+        { name: 'env', type: 'envvar' },
+      ],
+      bindings: [{ account: 'written', store: 'kp', entry: 'Sync/written' }],
+    });
+  }
+
+  it('puts a value from stdin (one trailing newline removed), prints the version, and ls lists it as owned without the value', async () => {
+    const config = writable();
+    const put = await run(['put', 'kp', 'Sync/written', '--config', config], { stdin: 'from-stdin-canary\n' });
+    expect(put.status, put.stderr).toBe(0);
+    expect(put.stdout).toMatch(/^created Sync\/written in kp: version \S+\n$/);
+    expect(await run(['resolve', 'written', '--config', config, '--reveal'])).toMatchObject({ status: 0, stdout: 'from-stdin-canary\n' });
+    const listed = await run(['ls', 'kp', 'Sync/', '--config', config]);
+    expect(listed.status).toBe(0);
+    expect(listed.stdout).toMatch(/Sync\/written\s+\S+\s+\S+\s+secretbind/);
+    const json = await run(['ls', 'kp', '--config', config, '--recursive', '--json']);
+    expect(JSON.parse(json.stdout)).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'Sync/written', owned: true })]));
+    for (const output of [put, listed, json]) expect(output.stdout + output.stderr).not.toContain('from-stdin-canary');
+  });
+
+  it('sets one field with --field, keeping the others', async () => {
+    const config = writable();
+    await run(['put', 'kp', 'Sync/written', '--config', config], { stdin: 'the-password' });
+    expect((await run(['put', 'kp', 'Sync/written', '--config', config, '--field', 'UserName'], { stdin: 'svc-user\n' })).status).toBe(0);
+    expect((await run(['resolve', 'written', '--config', config, '--reveal'])).stdout).toBe('the-password\n');
+  });
+
+  it('refuses an entry it does not own (exit 1, ENTRY_NOT_OWNED) unless --adopt, and a stale --if-version (CONFLICT)', async () => {
+    const config = writable();
+    const refused = await run(['put', 'file', 'FOREIGN', '--config', config], { stdin: 'ours' });
+    expect(refused).toMatchObject({ status: 1, stderr: expect.stringContaining('error ENTRY_NOT_OWNED') });
+    expect((await run(['put', 'file', 'FOREIGN', '--config', config, '--adopt'], { stdin: 'ours' })).status).toBe(0);
+    const version = /version (\S+)/.exec((await run(['put', 'file', 'FOREIGN', '--config', config], { stdin: 'ours-2' })).stdout)![1]!;
+    await run(['put', 'file', 'OTHER', '--config', config], { stdin: 'moves the version' });
+    expect(await run(['put', 'file', 'FOREIGN', '--config', config, '--if-version', version], { stdin: 'ours-3' })).toMatchObject({ status: 1, stderr: expect.stringContaining('error CONFLICT') });
+  });
+
+  it('says a read-only store type cannot be written (exit 1, OPERATION_UNSUPPORTED), and needs a value', async () => {
+    const config = writable();
+    expect(await run(['put', 'env', 'X', '--config', config], { stdin: 'v' })).toMatchObject({ status: 1, stderr: expect.stringContaining('error OPERATION_UNSUPPORTED') });
+    expect(await run(['ls', 'env', '--config', config])).toMatchObject({ status: 1, stderr: expect.stringContaining('error OPERATION_UNSUPPORTED') });
+    expect(await run(['put', 'kp', 'Sync/x', '--config', config], { stdin: '\n' })).toMatchObject({ status: 2, stderr: expect.stringContaining('No value on standard input') });
+    expect(await run(['put', 'kp', '--config', config], { stdin: 'v' })).toMatchObject({ status: 2, stderr: expect.stringContaining('error USAGE') });
+    expect(await run(['ls', 'nope', '--config', config])).toMatchObject({ status: 1, stderr: expect.stringContaining('error STORE_NOT_FOUND') });
   });
 });
