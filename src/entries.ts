@@ -33,7 +33,7 @@ export async function listEntries(engine: Engine, storeName: string, options: Li
     const list = provider.list;
     if (!list) throw unsupported(store, 'list its entries');
     if (options.prefix !== undefined && typeof options.prefix !== 'string') throw new SecretbindError('CONFIG_INVALID', 'list: prefix must be a string.');
-    const listOptions: ListOptions = { recursive: options.recursive ?? true, ...(options.prefix ? { prefix: options.prefix } : {}) };
+    const listOptions: ListOptions = { recursive: options.recursive ?? true, metadata: options.metadata ?? false, ...(options.prefix ? { prefix: options.prefix } : {}) };
     const entries = await engine.withDeadline(store, undefined, (ctx) => list.call(provider, store, listOptions, ctx));
     emit(engine, { operation: 'list', store, outcome: 'ok', started, count: entries.length, ...(options.prefix ? { entry: options.prefix } : {}) });
     return [...entries];

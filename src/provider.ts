@@ -39,8 +39,11 @@ export interface EntryInfo {
   readonly version?: string;
   /** When the entry last changed, ISO 8601, where the store says. */
   readonly updatedAt?: string;
-  /** Whether the entry carries secretbind's owner mark (any owner). */
-  readonly owned: boolean;
+  /**
+   * Whether the entry carries secretbind's owner mark (any owner); undefined where the listing cannot tell without a
+   * call per entry and `metadata` was not asked for (Vault's LIST returns names only).
+   */
+  readonly owned?: boolean;
   /** The owner mark's value, when it has one. */
   readonly owner?: string;
   /** The keys of a multi-field entry (JSON keys, KeePass fields, Secret keys), where the store knows them cheaply. */
@@ -54,6 +57,11 @@ export interface ListOptions {
   prefix?: string;
   /** Descend into sub-folders. Default: true. */
   recursive?: boolean;
+  /**
+   * Also fetch what the store's listing does not carry (owner, version, update time), at a call per entry where the
+   * store needs one (Vault KV v2 metadata). Default: false.
+   */
+  metadata?: boolean;
 }
 
 /** A value to write: one string, or a flat object of strings (a JSON secret, KeePass fields, a Secret's keys). */

@@ -18,6 +18,7 @@ import {
 } from 'secretbind';
 import { statusOf, VaultSession, type NodeVaultFactory, type VaultBody } from './session.js';
 import { createTransport } from './transport.js';
+import { listSecrets, removeSecret, writeSecret } from './writes.js';
 
 export type { NodeVaultFactory } from './session.js';
 
@@ -86,6 +87,8 @@ export function vault(options: VaultOptions = {}): SecretProvider {
       endpoint: String(store.vault_url),
       ...(typeof store.vault_namespace === 'string' ? { namespace: store.vault_namespace } : {}),
       'request-promise': transport,
+      // LIST as GET ?list=1, which Vault treats alike; proxies and Node's own HTTP parser refuse the LIST verb.
+      noCustomHTTPVerbs: true,
       // node-vault would otherwise fall back to VAULT_TOKEN; credentials come from the variables the store names.
       token: undefined,
       // node-vault's own debug output (DEBUG=node-vault) prints request bodies: an AppRole secret_id, a Kubernetes
@@ -154,6 +157,15 @@ export function vault(options: VaultOptions = {}): SecretProvider {
         policies: Array.isArray(token.policies) ? token.policies.map(String) : [],
       };
     },
+    async list(store, listOptions, ctx) {
+      return listSecrets(await session(store), store, listOptions, ctx, pathOf);
+    },
+    async write(store, name, value, writeOptions, ctx) {
+      return writeSecret(await session(store), store, name, value, writeOptions, ctx, pathOf);
+    },
+    async remove(store, name, removeOptions, ctx) {
+      await removeSecret(await session(store), store, name, removeOptions, ctx, pathOf);
+    },
     async close() {
       const open = [...sessions.values()];
       sessions.clear();
@@ -174,25 +186,38 @@ function kvVersion(store: SecretStore): 1 | 2 {
  * alone and URL parsing would resolve them), and the URL node-vault will build is checked to stay under the mount.
  */
 export function kvPath(store: SecretStore, ref: EntryReference): string {
+  return pathOf(store, ref.segments, 'data', ref.raw);
+}
+
+/**
+ * The encoded path of secret segments for a kind of endpoint: `data` (read, write), `metadata` (KV v2 metadata),
+ * `folder` (a LIST, ending in `/`). KV v1 has one path for all of them.
+ */
+export function pathOf(store: SecretStore, segments: readonly string[], kind: 'data' | 'metadata' | 'folder', raw = segments.join('/')): string {
   const mount = typeof store.vault_mount_point === 'string' ? store.vault_mount_point : DEFAULT_MOUNT;
-  for (const segment of ref.segments) {
+  for (const segment of segments) {
+    if (segment.includes('/')) {
+      throw new SecretbindError('REFERENCE_INVALID', `Vault reference ${JSON.stringify(raw)} has a "/" inside a name; Vault paths split on every "/", so a name cannot hold one.`, { storeType: TYPE });
+    }
     if (segment === '.' || segment === '..') {
-      throw new SecretbindError('REFERENCE_INVALID', `Vault reference ${JSON.stringify(ref.raw)} has a "${segment}" path segment; references name a secret under the store's mount and cannot leave it.`, { storeType: TYPE });
+      throw new SecretbindError('REFERENCE_INVALID', `Vault reference ${JSON.stringify(raw)} has a "${segment}" path segment; references name a secret under the store's mount and cannot leave it.`, { storeType: TYPE });
     }
   }
-  const path = ref.segments.map(encodeURIComponent).join('/');
-  const full = kvVersion(store) === 2 ? `${mount}/data/${path}` : `${mount}/${path}`;
-  assertUnderMount(store, mount, full, ref);
+  const path = segments.map(encodeURIComponent).join('/');
+  const v2 = kvVersion(store) === 2;
+  const area = v2 ? (kind === 'data' ? 'data/' : 'metadata/') : '';
+  const full = kind === 'folder' ? `${mount}/${area}${path ? `${path}/` : ''}` : `${mount}/${area}${path}`;
+  assertUnderMount(store, mount, full, raw);
   return full;
 }
 
 /** Builds the URL as node-vault does (`endpoint/v1/path`) and checks its normalised path is still under the mount. */
-function assertUnderMount(store: SecretStore, mount: string, path: string, ref: EntryReference): void {
+function assertUnderMount(store: SecretStore, mount: string, path: string, raw: string): void {
   const endpoint = String(store.vault_url).replace(/\/+$/, '');
   const expected = new URL(`${endpoint}/v1/${mount}/`).pathname;
   const actual = new URL(`${endpoint}/v1/${path}`).pathname;
   if (!actual.startsWith(expected)) {
-    throw new SecretbindError('REFERENCE_INVALID', `Vault reference ${JSON.stringify(ref.raw)} would leave mount ${JSON.stringify(mount)}; check the reference and vault_mount_point.`, { storeType: TYPE });
+    throw new SecretbindError('REFERENCE_INVALID', `Vault reference ${JSON.stringify(raw)} would leave mount ${JSON.stringify(mount)}; check the reference and vault_mount_point.`, { storeType: TYPE });
   }
 }
 

@@ -11,6 +11,9 @@ import { retryAfterOf, type Transport } from './transport.js';
 export interface NodeVaultClient {
   token?: string | undefined;
   read(path: string, requestOptions?: CallOptions): Promise<VaultBody>;
+  write(path: string, data: unknown, requestOptions?: CallOptions): Promise<VaultBody | undefined>;
+  list(path: string, requestOptions?: CallOptions): Promise<VaultBody>;
+  delete(path: string, requestOptions?: CallOptions): Promise<VaultBody | undefined>;
   tokenLookupSelf(args?: { requestOptions?: CallOptions }): Promise<VaultBody>;
   tokenRenewSelf(args?: { requestOptions?: CallOptions }): Promise<VaultBody>;
   approleLogin(args: { role_id: string; secret_id: string; mount_point: string; requestOptions?: CallOptions }): Promise<VaultBody>;
@@ -71,6 +74,20 @@ export class VaultSession {
     return this.#withToken(ctx, () => this.#client.read(path, { signal: ctx.signal }), path);
   }
 
+  /** Writes (POST) a path; Vault answers 200 with a body or 204 without. */
+  async write(path: string, data: unknown, ctx: ResolveContext): Promise<VaultBody> {
+    return this.#withToken(ctx, async () => (await this.#client.write(path, data, { signal: ctx.signal })) ?? {}, path, 'create and update');
+  }
+
+  /** Lists a folder (GET ?list=1, which Vault treats as LIST). */
+  async list(path: string, ctx: ResolveContext): Promise<VaultBody> {
+    return this.#withToken(ctx, () => this.#client.list(path, { signal: ctx.signal }), path, 'list');
+  }
+
+  async delete(path: string, ctx: ResolveContext): Promise<void> {
+    await this.#withToken(ctx, async () => (await this.#client.delete(path, { signal: ctx.signal })) ?? {}, path, 'delete');
+  }
+
   async health(ctx: ResolveContext): Promise<VaultBody> {
     return this.#retrying(ctx, () => this.#client.health({ requestOptions: { signal: ctx.signal } }), 'sys/health');
   }
@@ -83,7 +100,7 @@ export class VaultSession {
     this.#transport.close();
   }
 
-  async #withToken(ctx: ResolveContext, call: () => Promise<VaultBody>, path: string): Promise<VaultBody> {
+  async #withToken(ctx: ResolveContext, call: () => Promise<VaultBody>, path: string, capability = 'read'): Promise<VaultBody> {
     await this.#ensureToken(ctx);
     try {
       return await this.#retrying(ctx, call, path);
@@ -97,7 +114,7 @@ export class VaultSession {
           throw lookup;
         },
       );
-      if (tokenValid) throw new SecretbindError('PERMISSION_DENIED', `Vault denied ${path}: the token is valid but no policy allows reading it; grant read on ${path}.`, { storeType: TYPE, cause: error });
+      if (tokenValid) throw new SecretbindError('PERMISSION_DENIED', `Vault denied ${path}: the token is valid but no policy allows it; grant ${capability} on ${path}.`, { storeType: TYPE, cause: error });
       if (this.method === 'token') throw this.#tokenRejected(error);
       // A login token that expired: one new login, one retry.
       ctx.emit({ level: 'warn', message: 'Vault token rejected; logging in again', detail: { method: this.method } });
@@ -106,7 +123,7 @@ export class VaultSession {
       try {
         return await this.#retrying(ctx, call, path);
       } catch (retry) {
-        if (statusOf(retry) === 403) throw new SecretbindError('PERMISSION_DENIED', `Vault denied ${path} right after a fresh ${this.method} login: grant read on ${path} to the role.`, { storeType: TYPE, cause: retry });
+        if (statusOf(retry) === 403) throw new SecretbindError('PERMISSION_DENIED', `Vault denied ${path} right after a fresh ${this.method} login: grant ${capability} on ${path} to the role.`, { storeType: TYPE, cause: retry });
         throw retry;
       }
     }

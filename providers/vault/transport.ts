@@ -50,9 +50,11 @@ export function createTransport(options: { ca?: Buffer | undefined }): Transport
           method: request.method,
           agent: https ? httpsAgent : httpAgent,
           headers: {
+            // A content type node-vault set (merge-patch for update) stays: Vault answers PATCH with another one 415.
+            ...(payload === undefined || Object.keys(request.headers ?? {}).some((name) => name.toLowerCase() === 'content-type') ? {} : { 'content-type': 'application/json' }),
             ...request.headers,
             'X-Vault-Request': 'true',
-            ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+            ...(payload === undefined ? {} : { 'content-length': Buffer.byteLength(payload) }),
           },
           ...(request.signal ? { signal: request.signal } : {}),
         },

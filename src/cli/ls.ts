@@ -10,10 +10,10 @@ export const ls: Command = async (args, io) => {
   const config = await loadConfig(values.config);
   const resolver = await resolverFor(config, io);
   try {
-    const entries = await resolver.listEntries(store, { recursive: values.recursive, ...(prefix ? { prefix } : {}) });
+    const entries = await resolver.listEntries(store, { recursive: values.recursive, metadata: true, ...(prefix ? { prefix } : {}) });
     if (values.json) io.stdout(`${JSON.stringify(entries, null, 2)}\n`);
     else if (entries.length === 0) io.stdout(`no entries in ${store}${prefix ? ` under ${prefix}` : ''}\n`);
-    else io.stdout(table([['NAME', 'VERSION', 'UPDATED', 'OWNED'], ...entries.map((entry) => [entry.name, entry.version ?? '-', entry.updatedAt ?? '-', entry.owned ? (entry.owner ?? 'yes') : 'no'])]));
+    else io.stdout(table([['NAME', 'VERSION', 'UPDATED', 'OWNED'], ...entries.map((entry) => [entry.name, entry.version ?? '-', entry.updatedAt ?? '-', entry.owned === undefined ? '?' : entry.owned ? (entry.owner ?? 'yes') : 'no'])]));
     return EXIT.ok;
   } finally {
     await resolver.close();

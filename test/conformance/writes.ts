@@ -73,7 +73,7 @@ export function describeWritableProvider(options: { name: string; setup: () => P
       expect(result.created).toBe(true);
       expect(typeof result.version).toBe('string');
       expect(await read(entry)).toBe('first-value');
-      const listed = await resolver().listEntries(fixture.store.name, { prefix: fixture.prefix });
+      const listed = await resolver().listEntries(fixture.store.name, { prefix: fixture.prefix, metadata: true });
       const found = listed.find((info) => info.name === entry);
       expect(found).toMatchObject({ owned: true, owner: 'secretbind' });
       expect(JSON.stringify(listed)).not.toContain('first-value');
@@ -118,7 +118,7 @@ export function describeWritableProvider(options: { name: string; setup: () => P
       expect(refused.message).toMatch(/adopt/);
       expect((await failureOf(resolver().removeEntry(fixture.store.name, entry))).code).toBe('ENTRY_NOT_OWNED');
       expect(await read(entry)).toBe('theirs');
-      const listed = await resolver().listEntries(fixture.store.name, { prefix: fixture.prefix });
+      const listed = await resolver().listEntries(fixture.store.name, { prefix: fixture.prefix, metadata: true });
       expect(listed.find((info) => info.name === entry)?.owned).toBe(false);
       const adopted = await resolver().writeEntry(fixture.store.name, entry, 'ours', { adopt: true });
       expect(adopted.created).toBe(false);

@@ -4,8 +4,13 @@
  * lookup-self and renew-self; AppRole and Kubernetes login; namespaces by header; modes for sealed, 429 with
  * Retry-After, 500, latency and a hang; a request log. Bodies follow the reference notes on the Vault API (examples and error table kept in test/fixtures/reference/vault.json).
  *
+ * KV v2 also answers writes with `cas`, metadata (read, replace custom_metadata, delete) and listing; KV v1 writes,
+ * deletes and lists, as the reference notes' "Writes, metadata and listing" section describes.
+ *
  * Departures from real Vault: policies are plain path globs (`secret/data/kv/*`), not HCL with capabilities; tokens
- * are opaque `hvs.` strings; a namespace is a prefix on mount paths; list, write and metadata endpoints are absent.
+ * are opaque `hvs.` strings; a namespace is a prefix on mount paths; listing is answered for GET `?list=` only, not
+ * for the LIST verb (Node's HTTP parser refuses unknown verbs; the provider sends GET `?list=1`, which Vault treats
+ * alike); PATCH is not answered; `max_versions` and `cas_required` are not enforced.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -31,6 +36,8 @@ interface SecretVersion {
 interface Mount {
   version: 1 | 2;
   secrets: Map<string, SecretVersion[]>;
+  /** KV v2 metadata beside the versions: custom_metadata and times (a path can have metadata and no version yet). */
+  metadata: Map<string, { custom: Record<string, string> | null; createdAt: number; updatedAt: number }>;
 }
 
 export interface RequestRecord {
@@ -71,7 +78,7 @@ export class VaultState {
   } = {};
 
   addMount(path: string, version: 1 | 2, namespace?: string): void {
-    this.mounts.set(key(namespace, path), { version, secrets: new Map() });
+    this.mounts.set(key(namespace, path), { version, secrets: new Map(), metadata: new Map() });
   }
 
   putSecret(mount: string, path: string, data: Record<string, unknown>, namespace?: string): number {
@@ -228,9 +235,13 @@ async function handle(state: VaultState, request: IncomingMessage, response: Ser
   if (!token) return reply(400, ERROR_BODIES.missingToken);
   const record = state.tokenValid(token);
   if (!record || !state.allows(record, relative)) return reply(403, ERROR_BODIES.permissionDenied);
-  if (!mountName || request.method !== 'GET') return reply(404, ERROR_BODIES.notFound);
+  if (!mountName) return reply(404, ERROR_BODIES.notFound);
   const mount = state.mounts.get(key(namespace, mountName))!;
   const inside = relative.slice(mountName.length + 1);
+  const listing = request.method === 'GET' && url.searchParams.has('list');
+  if (listing) return listKeys(mount, mount.version === 2 ? inside.replace(/^metadata\/?/, '') : inside, mount.version === 2 && !inside.startsWith('metadata'), reply);
+  if (request.method !== 'GET') return reply(...writeRequest(state, mount, inside, request.method ?? 'POST', body));
+  if (mount.version === 2 && inside.startsWith('metadata/')) return reply(...metadataOf(state, mount, inside.slice('metadata/'.length)));
   if (mount.version === 1) {
     const versions = mount.secrets.get(inside);
     const latest = versions?.[versions.length - 1];
@@ -245,13 +256,96 @@ async function handle(state: VaultState, request: IncomingMessage, response: Ser
   if (!version) return reply(404, ERROR_BODIES.notFound);
   const metadata = {
     created_time: iso(version.createdAt),
-    custom_metadata: null,
+    custom_metadata: mount.metadata.get(inside.slice('data/'.length))?.custom ?? null,
     deletion_time: version.deletedAt === undefined ? '' : iso(version.deletedAt),
     destroyed: version.destroyed,
     version: wanted,
   };
   if (version.deletedAt !== undefined || version.destroyed) return reply(404, { data: { data: null, metadata } });
   return reply(200, envelope({ data: { data: version.data, metadata } }));
+}
+
+/** LIST (as GET ?list=): the direct children of a folder, folders ending in `/`; none is 404 `{"errors":[]}`. */
+function listKeys(mount: Mount, folder: string, wrongArea: boolean, reply: (status: number, payload: unknown) => void): void {
+  if (wrongArea) return reply(405, { errors: ['1 error occurred:\n\t* unsupported operation\n\n'] });
+  const base = folder === '' || folder.endsWith('/') ? folder : `${folder}/`;
+  const keys = new Set<string>();
+  const live = (path: string) => mount.version === 1 ? mount.secrets.get(path)?.some((version) => version.data) : mount.secrets.has(path) || mount.metadata.has(path);
+  for (const path of new Set([...mount.secrets.keys(), ...mount.metadata.keys()])) {
+    if (!path.startsWith(base) || !live(path)) continue;
+    const rest = path.slice(base.length);
+    const slash = rest.indexOf('/');
+    keys.add(slash === -1 ? rest : rest.slice(0, slash + 1));
+  }
+  if (keys.size === 0) return reply(404, ERROR_BODIES.notFound);
+  reply(200, envelope({ data: { keys: [...keys].sort() } }));
+}
+
+function metadataOf(state: VaultState, mount: Mount, path: string): [number, unknown] {
+  const versions = mount.secrets.get(path);
+  const meta = mount.metadata.get(path);
+  if (!versions && !meta) return [404, ERROR_BODIES.notFound];
+  const list = versions ?? [];
+  return [
+    200,
+    envelope({
+      data: {
+        cas_required: false,
+        created_time: iso(meta?.createdAt ?? list[0]?.createdAt ?? state.now),
+        current_version: list.length,
+        custom_metadata: meta?.custom ?? null,
+        delete_version_after: '0s',
+        max_versions: 0,
+        oldest_version: list.length > 0 ? 1 : 0,
+        updated_time: iso(meta?.updatedAt ?? list.at(-1)?.createdAt ?? state.now),
+        versions: Object.fromEntries(list.map((version, index) => [String(index + 1), { created_time: iso(version.createdAt), deletion_time: version.deletedAt === undefined ? '' : iso(version.deletedAt), destroyed: version.destroyed }])),
+      },
+    }),
+  ];
+}
+
+/** POST/PUT and DELETE on data, metadata (KV v2) or a path (KV v1). */
+function writeRequest(state: VaultState, mount: Mount, inside: string, method: string, body: Record<string, unknown>): [number, unknown] {
+  if (mount.version === 1) {
+    if (method === 'DELETE') {
+      mount.secrets.delete(inside);
+      return [204, undefined];
+    }
+    if (method !== 'POST' && method !== 'PUT') return [405, { errors: ['1 error occurred:\n\t* unsupported operation\n\n'] }];
+    if (Object.keys(body).length === 0) return [400, { errors: ['missing data fields'] }];
+    mount.secrets.set(inside, [{ data: body, createdAt: state.now, deletedAt: undefined, destroyed: false }]);
+    return [204, undefined];
+  }
+  if (inside.startsWith('metadata/')) {
+    const path = inside.slice('metadata/'.length);
+    if (method === 'DELETE') {
+      mount.secrets.delete(path);
+      mount.metadata.delete(path);
+      return [204, undefined];
+    }
+    const custom = (body.custom_metadata ?? {}) as Record<string, string>;
+    const previous = mount.metadata.get(path);
+    // POST replaces custom_metadata whole; an empty map reads back as null.
+    mount.metadata.set(path, { custom: Object.keys(custom).length === 0 ? null : { ...custom }, createdAt: previous?.createdAt ?? state.now, updatedAt: state.now });
+    return [204, undefined];
+  }
+  if (!inside.startsWith('data/')) return [404, ERROR_BODIES.notFound];
+  const path = inside.slice('data/'.length);
+  if (method === 'DELETE') {
+    const versions = mount.secrets.get(path);
+    if (versions?.length) versions[versions.length - 1]!.deletedAt = state.now;
+    return [204, undefined];
+  }
+  const versions = mount.secrets.get(path) ?? [];
+  const cas = (body.options as { cas?: unknown } | undefined)?.cas;
+  if (cas !== undefined && Number(cas) !== versions.length) return [400, { errors: ['check-and-set parameter did not match the current version'] }];
+  const data = body.data as Record<string, unknown> | undefined;
+  if (!data || typeof data !== 'object') return [400, { errors: ['no data provided'] }];
+  versions.push({ data: { ...data }, createdAt: state.now, deletedAt: undefined, destroyed: false });
+  mount.secrets.set(path, versions);
+  const meta = mount.metadata.get(path);
+  mount.metadata.set(path, { custom: meta?.custom ?? null, createdAt: meta?.createdAt ?? state.now, updatedAt: state.now });
+  return [200, envelope({ data: { created_time: iso(state.now), custom_metadata: meta?.custom ?? null, deletion_time: '', destroyed: false, version: versions.length } })];
 }
 
 function loginResponse(state: VaultState, mount: string, body: Record<string, unknown>): [number, unknown] {
