@@ -28,6 +28,7 @@ const mountPath: FieldCheck = (value) =>
   typeof value === 'string' && /^[^/\s][^\s]*$/.test(value) && !value.endsWith('/') && !value.split('/').some((part) => part === '' || part === '.' || part === '..')
     ? undefined
     : 'expected a mount path without leading or trailing /, empty, "." or ".." segments';
+const recoveryWindow: FieldCheck = (value) => (Number.isInteger(value) && (value as number) >= 7 && (value as number) <= 30 ? undefined : 'expected a whole number of days from 7 to 30');
 const roleArn: FieldCheck = (value) =>
   typeof value === 'string' && /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(value) ? undefined : 'expected an IAM role ARN (arn:aws:iam::123456789012:role/name)';
 
@@ -51,7 +52,7 @@ const STORE_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldCheck>>
     vault_jwt_path: text,
     vault_ca_path: text,
   },
-  aws_secrets: { aws_region: text, aws_profile: text, aws_endpoint: httpUrl, aws_role_arn: roleArn },
+  aws_secrets: { aws_region: text, aws_profile: text, aws_endpoint: httpUrl, aws_role_arn: roleArn, aws_recovery_window_days: recoveryWindow },
   dotenv: { dotenv_path: text },
 };
 

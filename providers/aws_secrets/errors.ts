@@ -31,6 +31,10 @@ export function mapError(error: unknown, what: string, store: SecretStore): Secr
       return new SecretbindError('AUTH_FAILED', `AWS rejected the credentials (${name}): check the keys, profile or role of store ${JSON.stringify(store.name)}.`, context);
     case 'CredentialsProviderError':
       return new SecretbindError('AUTH_FAILED', CREDENTIALS_MISSING, context);
+    case 'ResourceExistsException':
+      return new SecretbindError('CONFLICT', `Secrets Manager says ${what} already exists (or that version does): it was created meanwhile; read it again.`, context);
+    case 'LimitExceededException':
+      return new SecretbindError('RATE_LIMITED', `Secrets Manager refused ${what}: a quota is exhausted (LimitExceededException); it is retried later.`, { ...context, retryable: true });
     case 'ThrottlingException':
       return new SecretbindError('RATE_LIMITED', `Secrets Manager throttled the request for ${what} after the SDK's retries.`, context);
     case 'InternalServiceError':

@@ -16,7 +16,9 @@ import {
   type SecretProvider,
   type SecretStore,
 } from 'secretbind';
+import { randomBytes } from 'node:crypto';
 import { deletedSecret, isInvalidRequest, mapError } from './errors.js';
+import { listSecrets, removeSecret, writeSecret, type Send } from './writes.js';
 
 export interface AwsSecretsOptions {
   /** Credentials to use instead of the store's profile, role or the SDK's default chain (an identity or a provider). */
@@ -38,6 +40,10 @@ interface SdkModule {
   BatchGetSecretValueCommand: new (input: Record<string, unknown>) => unknown;
   ListSecretsCommand: new (input: Record<string, unknown>) => unknown;
   DescribeSecretCommand: new (input: Record<string, unknown>) => unknown;
+  CreateSecretCommand: new (input: Record<string, unknown>) => unknown;
+  PutSecretValueCommand: new (input: Record<string, unknown>) => unknown;
+  TagResourceCommand: new (input: Record<string, unknown>) => unknown;
+  DeleteSecretCommand: new (input: Record<string, unknown>) => unknown;
 }
 interface SdkClient {
   send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<Record<string, unknown>>;
@@ -76,6 +82,9 @@ export function awsSecrets(options: AwsSecretsOptions = {}): SecretProvider {
   const clients = new Map<string, Promise<{ sdk: SdkModule; client: SdkClient }>>();
   // Stores whose credentials may not call BatchGetSecretValue: their bulk lookups read one by one from then on.
   const batchDenied = new Set<string>();
+  // Keys the idempotent ClientRequestToken of writes; random per provider, so no token lets a value be guessed.
+  const tokenKey = randomBytes(32);
+  const sender = (store: SecretStore, ctx: ResolveContext): Send => (make, what) => send(store, make as (sdk: SdkModule) => unknown, ctx, what);
 
   function clientFor(store: SecretStore): Promise<{ sdk: SdkModule; client: SdkClient }> {
     const key = configKey(store);
@@ -220,6 +229,15 @@ export function awsSecrets(options: AwsSecretsOptions = {}): SecretProvider {
       const source = typeof store.aws_role_arn === 'string' ? 'role' : typeof store.aws_profile === 'string' ? 'profile' : options.credentials !== undefined ? 'provided' : process.env.AWS_ACCESS_KEY_ID ? 'env' : 'default chain';
       await send(store, (sdk) => new sdk.ListSecretsCommand({ MaxResults: 1 }), ctx, 'ListSecrets');
       return { credentials: source, region: String(store.aws_region ?? process.env.AWS_REGION ?? 'default') };
+    },
+    async list(store, listOptions, ctx) {
+      return listSecrets(sender(store, ctx), listOptions);
+    },
+    async write(store, name, value, writeOptions, ctx) {
+      return writeSecret(sender(store, ctx), store, name, value, writeOptions, tokenKey);
+    },
+    async remove(store, name, removeOptions, ctx) {
+      await removeSecret(sender(store, ctx), store, name, removeOptions);
     },
     async close() {
       const open = [...clients.values()];

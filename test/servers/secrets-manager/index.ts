@@ -1,13 +1,15 @@
 /**
  * A Secrets Manager stand-in on 127.0.0.1 speaking AWS JSON 1.1, reached by the real SDK through `endpoint`:
- * GetSecretValue, BatchGetSecretValue (both forms, 20-id limit, per-secret Errors), ListSecrets, DescribeSecret,
- * CreateSecret, PutSecretValue; names and ARNs with suffixes; version stages; deletion scheduling; an access policy
+ * GetSecretValue, BatchGetSecretValue (both forms, 20-id limit, per-secret Errors), ListSecrets (paged, name filters),
+ * DescribeSecret, CreateSecret and PutSecretValue (idempotent ClientRequestToken), TagResource, DeleteSecret (recovery
+ * window or forced); names and ARNs with suffixes; version stages; deletion scheduling; an access policy
  * per access key id; modes for throttling, 500, latency and a hang; a request log. Bodies follow the reference
  * notes on the Secrets Manager API, whose examples and tables are kept in test/fixtures/reference/aws-secrets-manager.json.
  *
  * Departures from the real service: signatures are not verified (an Authorization header is still required);
  * policies are deny lists of `Operation` or `Operation:secret-name`; it also answers STS AssumeRole (query protocol)
- * so a role can be assumed without leaving the machine; pagination of ListSecrets and Filters is single-page.
+ * so a role can be assumed without leaving the machine; ListSecrets lists in creation order (AWS does not promise one)
+ * and knows only the `name` filter; a recovery window is recorded, never run down.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -29,6 +31,11 @@ interface Secret {
   versions: Version[];
   deletedDate?: number;
   kmsFailure?: boolean;
+  tags?: Record<string, string>;
+  description?: string;
+  lastChangedDate?: number;
+  /** ClientRequestToken to the version it made: a repeated token with the same value is the same version. */
+  tokens?: Map<string, { versionId: string; value: string }>;
 }
 
 export interface RequestRecord {
@@ -52,6 +59,8 @@ export class SecretsState {
     fail500?: number;
     latencyMs?: number;
     hang?: number;
+    /** Do the work of the next `times` calls of `operation`, then answer 500 as if the answer were lost. */
+    failAfter?: { operation: string; times: number };
     /** Answer the next requests with this error (for error types nothing else here produces). */
     respond?: { times: number; status: number; type: string; message: string };
   } = {};
@@ -186,6 +195,11 @@ async function handle(state: SecretsState, requests: RequestRecord[], request: I
   try {
     if (denied(operation)) throw new ServiceError(400, 'AccessDeniedException', `User: arn:aws:iam::${ACCOUNT}:user/${accessKeyId} is not authorized to perform: secretsmanager:${operation}`);
     const result = operate(state, operation, body, denied, record);
+    const failAfter = state.mode.failAfter;
+    if (failAfter && failAfter.operation === operation && failAfter.times > 0) {
+      failAfter.times--;
+      return fail(new ServiceError(500, 'InternalServiceError', MESSAGES.internal));
+    }
     send(200, JSON.stringify(result), 'application/x-amz-json-1.1');
   } catch (error) {
     if (error instanceof ServiceError) return fail(error);
@@ -223,31 +237,97 @@ function operate(state: SecretsState, operation: string, body: Record<string, un
       }
       return { SecretValues, Errors, NextToken: null };
     }
-    case 'ListSecrets':
+    case 'ListSecrets': {
+      const maxResults = Number(body.MaxResults ?? 100);
+      if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > 100) throw new ServiceError(400, 'InvalidParameterException', 'MaxResults must be between 1 and 100.');
+      const filters = (body.Filters as Array<{ Key: string; Values: string[] }> | undefined) ?? [];
+      // AWS: the name filter is a prefix match and not case-sensitive.
+      const prefixes = filters.filter((filter) => filter.Key === 'name').flatMap((filter) => filter.Values.map((value) => value.toLowerCase()));
+      const all = [...state.secrets.values()].filter((secret) => (body.IncludePlannedDeletion || !secret.deletedDate) && (prefixes.length === 0 || prefixes.some((prefix) => secret.name.toLowerCase().startsWith(prefix))));
+      const start = body.NextToken ? Number(Buffer.from(String(body.NextToken), 'base64').toString('utf8')) : 0;
+      const page = all.slice(start, start + maxResults);
+      const next = start + maxResults < all.length ? Buffer.from(String(start + maxResults)).toString('base64') : null;
       return {
-        SecretList: [...state.secrets.values()].slice(0, Number(body.MaxResults ?? 100)).map((secret) => ({ ARN: secret.arn, Name: secret.name, LastChangedDate: 1_762_000_000.123 })),
-        NextToken: null,
+        SecretList: page.map((secret) => ({
+          ARN: secret.arn,
+          Name: secret.name,
+          ...(secret.description ? { Description: secret.description } : {}),
+          LastChangedDate: secret.lastChangedDate ?? 1_762_000_000.123,
+          ...(secret.tags ? { Tags: Object.entries(secret.tags).map(([Key, Value]) => ({ Key, Value })) } : {}),
+          SecretVersionsToStages: Object.fromEntries(secret.versions.filter((version) => version.stages.length).map((version) => [version.versionId, version.stages])),
+          ...(secret.deletedDate ? { DeletedDate: secret.deletedDate } : {}),
+        })),
+        ...(next ? { NextToken: next } : {}),
       };
+    }
     case 'DescribeSecret': {
       const secret = state.find(String(body.SecretId ?? ''));
       if (!secret) throw new ServiceError(400, 'ResourceNotFoundException', MESSAGES.notFound);
       return {
         ARN: secret.arn,
         Name: secret.name,
+        ...(secret.description ? { Description: secret.description } : {}),
+        LastChangedDate: secret.lastChangedDate ?? 1_762_000_000.123,
         ...(secret.deletedDate ? { DeletedDate: secret.deletedDate } : {}),
+        ...(secret.tags ? { Tags: Object.entries(secret.tags).map(([Key, Value]) => ({ Key, Value })) } : {}),
         VersionIdsToStages: Object.fromEntries(secret.versions.filter((version) => version.stages.length).map((version) => [version.versionId, version.stages])),
       };
     }
-    case 'CreateSecret':
-    case 'PutSecretValue': {
-      const name = String(body.Name ?? body.SecretId ?? '');
+    case 'CreateSecret': {
+      const name = String(body.Name ?? '');
+      const existing = state.find(name);
+      if (existing?.deletedDate) throw new ServiceError(400, 'InvalidRequestException', "You can't create this secret because a secret with this name is already scheduled for deletion.");
+      if (existing) throw new ServiceError(400, 'ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
+      if (!/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(name)) throw new ServiceError(400, 'InvalidParameterException', 'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!');
       const value = typeof body.SecretString === 'string' ? body.SecretString : Buffer.from(String(body.SecretBinary ?? ''), 'base64');
-      const secret = operation === 'CreateSecret' ? state.put(name, value) : state.put(state.find(name)?.name ?? name, value, (body.VersionStages as string[] | undefined) ?? ['AWSCURRENT']);
-      return { ARN: secret.arn, Name: secret.name, VersionId: secret.versions.at(-1)!.versionId, ...(operation === 'PutSecretValue' ? { VersionStages: secret.versions.at(-1)!.stages } : {}) };
+      const secret = state.put(name, value);
+      secret.tags = Object.fromEntries(((body.Tags as Array<{ Key: string; Value: string }> | undefined) ?? []).map((tag) => [tag.Key, tag.Value]));
+      if (typeof body.Description === 'string') secret.description = body.Description;
+      remember(secret, body, value);
+      return { ARN: secret.arn, Name: secret.name, VersionId: secret.versions.at(-1)!.versionId };
+    }
+    case 'PutSecretValue': {
+      const secret = state.find(String(body.SecretId ?? ''));
+      if (!secret) throw new ServiceError(400, 'ResourceNotFoundException', MESSAGES.notFound);
+      if (secret.deletedDate) throw new ServiceError(400, 'InvalidRequestException', state.deletedMessage);
+      const value = typeof body.SecretString === 'string' ? body.SecretString : Buffer.from(String(body.SecretBinary ?? ''), 'base64');
+      const token = typeof body.ClientRequestToken === 'string' ? body.ClientRequestToken : undefined;
+      const earlier = token ? secret.tokens?.get(token) : undefined;
+      if (earlier) {
+        // The same token again: the same version if the value matches, else a refusal (as the service does).
+        if (earlier.value !== String(value)) throw new ServiceError(400, 'ResourceExistsException', 'You can\'t modify an existing version, you can only create a new version.');
+        const version = secret.versions.find((candidate) => candidate.versionId === earlier.versionId)!;
+        return { ARN: secret.arn, Name: secret.name, VersionId: version.versionId, VersionStages: version.stages };
+      }
+      state.put(secret.name, value, (body.VersionStages as string[] | undefined) ?? ['AWSCURRENT']);
+      remember(secret, body, value);
+      return { ARN: secret.arn, Name: secret.name, VersionId: secret.versions.at(-1)!.versionId, VersionStages: secret.versions.at(-1)!.stages };
+    }
+    case 'TagResource': {
+      const secret = state.find(String(body.SecretId ?? ''));
+      if (!secret) throw new ServiceError(400, 'ResourceNotFoundException', MESSAGES.notFound);
+      for (const tag of (body.Tags as Array<{ Key: string; Value: string }> | undefined) ?? []) (secret.tags ??= {})[tag.Key] = tag.Value;
+      return {};
+    }
+    case 'DeleteSecret': {
+      const secret = state.find(String(body.SecretId ?? ''));
+      if (!secret) throw new ServiceError(400, 'ResourceNotFoundException', MESSAGES.notFound);
+      if (body.ForceDeleteWithoutRecovery && body.RecoveryWindowInDays !== undefined) throw new ServiceError(400, 'InvalidParameterException', 'You can\'t use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.');
+      const days = Number(body.RecoveryWindowInDays ?? 30);
+      if (!body.ForceDeleteWithoutRecovery && (days < 7 || days > 30)) throw new ServiceError(400, 'InvalidParameterException', 'RecoveryWindowInDays must be between 7 and 30.');
+      const deletionDate = 1_762_000_000 + (body.ForceDeleteWithoutRecovery ? 0 : days * 86_400);
+      if (body.ForceDeleteWithoutRecovery) state.secrets.delete(secret.name);
+      else secret.deletedDate = deletionDate;
+      return { ARN: secret.arn, Name: secret.name, DeletionDate: deletionDate };
     }
     default:
       throw new ServiceError(400, 'UnknownOperationException', `Unknown operation ${operation}`);
   }
+}
+
+function remember(secret: Secret, body: Record<string, unknown>, value: string | Buffer): void {
+  secret.lastChangedDate = 1_762_000_000.123 + secret.versions.length;
+  if (typeof body.ClientRequestToken === 'string') (secret.tokens ??= new Map()).set(body.ClientRequestToken, { versionId: secret.versions.at(-1)!.versionId, value: String(value) });
 }
 
 function valueOf(state: SecretsState, id: string, stage: string | undefined, versionId: string | undefined, denied: (rule: string) => boolean): unknown {
