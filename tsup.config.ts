@@ -1,10 +1,10 @@
 import { defineConfig } from 'tsup';
 
 /** Provider entry points: each is its own subpath, `secretbind/providers/<type>`. */
-export const PROVIDERS = ['aws_secrets', 'dotenv', 'envvar', 'keepass', 'lastpass', 'memory', 'vault'] as const;
+export const PROVIDERS = ['aws_secrets', 'dotenv', 'envvar', 'keepass', 'kubernetes', 'lastpass', 'memory', 'vault'] as const;
 
 /** Libraries that stay imports: the package itself (one copy of SecretbindError for every entry) and the peers. */
-const external = ['secretbind', 'kdbxweb', '@node-rs/argon2', 'hash-wasm', 'execa', 'node-vault', /^@aws-sdk\//];
+const external = ['secretbind', 'kdbxweb', '@node-rs/argon2', 'hash-wasm', 'execa', 'node-vault', /^@aws-sdk\//, '@kubernetes/client-node'];
 
 export default defineConfig([
   {

@@ -28,6 +28,7 @@ const mountPath: FieldCheck = (value) =>
   typeof value === 'string' && /^[^/\s][^\s]*$/.test(value) && !value.endsWith('/') && !value.split('/').some((part) => part === '' || part === '.' || part === '..')
     ? undefined
     : 'expected a mount path without leading or trailing /, empty, "." or ".." segments';
+const dnsName: FieldCheck = (value) => (typeof value === 'string' && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(value) && value.length <= 63 ? undefined : 'expected a namespace name (lowercase letters, digits and -)');
 const recoveryWindow: FieldCheck = (value) => (Number.isInteger(value) && (value as number) >= 7 && (value as number) <= 30 ? undefined : 'expected a whole number of days from 7 to 30');
 const roleArn: FieldCheck = (value) =>
   typeof value === 'string' && /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(value) ? undefined : 'expected an IAM role ARN (arn:aws:iam::123456789012:role/name)';
@@ -54,6 +55,7 @@ const STORE_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldCheck>>
   },
   aws_secrets: { aws_region: text, aws_profile: text, aws_endpoint: httpUrl, aws_role_arn: roleArn, aws_recovery_window_days: recoveryWindow },
   dotenv: { dotenv_path: text },
+  kubernetes: { kubernetes_namespace: dnsName, kubeconfig_path: text, kubernetes_context: text },
 };
 
 /** Fields a store of the type cannot do without, and combinations that must hold. */

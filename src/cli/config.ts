@@ -57,6 +57,7 @@ const PROVIDER_LOADERS: Readonly<Record<string, (io: CliIo) => Promise<SecretPro
   vault: async (io) => (await import('secretbind/providers/vault')).vault({ env: io.env }),
   aws_secrets: async () => (await import('secretbind/providers/aws_secrets')).awsSecrets(),
   dotenv: async () => (await import('secretbind/providers/dotenv')).dotenv(),
+  kubernetes: async () => (await import('secretbind/providers/kubernetes')).kubernetes(),
 };
 
 /** The providers of the store types the configuration uses, each entry point imported only when needed. */

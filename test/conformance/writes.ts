@@ -18,6 +18,8 @@ export interface WritableFixture {
   invalidNames: Array<[name: string, rule: string]>;
   /** A prefix under which the test may create entries for the paging test. */
   prefix: string;
+  /** What joins words in the entry names the suite makes: `_` (default) or `-` where names are DNS labels. */
+  separator?: string;
   teardown?: () => Promise<void> | void;
 }
 
@@ -46,7 +48,7 @@ export function describeWritableProvider(options: { name: string; setup: () => P
       await fixture?.teardown?.();
     });
 
-    const fresh = (): string => `${fixture.prefix}entry_${++counter}`;
+    const fresh = (): string => `${fixture.prefix}entry${fixture.separator ?? '_'}${++counter}`;
 
     function resolver(bindings: Record<string, string> = {}) {
       const repository = new MemoryBindingRepository().putStore(fixture.store);
@@ -145,7 +147,7 @@ export function describeWritableProvider(options: { name: string; setup: () => P
     it(`lists past one page (${capabilities.pageSize || 'no'} entries a page)`, async () => {
       const count = (capabilities.pageSize || 10) + 3;
       const written: string[] = [];
-      const paged = `${fixture.prefix}paged_`;
+      const paged = `${fixture.prefix}paged${fixture.separator ?? '_'}`;
       for (let index = 0; index < count; index++) {
         const entry = `${paged}${String(index).padStart(4, '0')}`;
         written.push(entry);
