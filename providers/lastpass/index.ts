@@ -17,6 +17,7 @@ import {
   type SecretProvider,
   type SecretStore,
 } from 'secretbind';
+import { listEntries, removeEntry, writeEntry, type Lpass } from './writes.js';
 
 export interface LastpassOptions {
   /** The lpass executable. Default: `lpass` on the PATH. */
@@ -80,11 +81,12 @@ export function lastpass(options: LastpassOptions = {}): SecretProvider {
   // The session is checked once per store (and again after an AUTH_FAILED), not once per lookup.
   const sessions = new Map<string, Promise<string>>();
 
-  async function run(args: readonly string[], ctx: Pick<ResolveContext, 'signal'>): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  async function run(args: readonly string[], ctx: Pick<ResolveContext, 'signal'>, input?: string): Promise<{ stdout: string; stderr: string; exitCode: number }> {
     const { execa } = await loadExeca();
     const result = await execa(lpassPath, args, {
       reject: false,
-      stdin: 'ignore', // a password prompt must fail, not wait for input that never comes
+      // A password prompt must fail, not wait for input that never comes; a write's value arrives on stdin, never argv.
+      ...(input === undefined ? { stdin: 'ignore' } : { input }),
       extendEnv: false,
       env: { ...allowedEnvironment(process.env), ...definedOnly(options.env), LPASS_DISABLE_PINENTRY: '1' },
       timeout: timeoutMs,
@@ -188,10 +190,26 @@ export function lastpass(options: LastpassOptions = {}): SecretProvider {
       sessions.delete(store.name); // check asks lpass afresh
       return { loggedInAs: await ensureSession(store, ctx), lpass: lpassPath };
     },
+    async list(store, listOptions, ctx) {
+      await ensureSession(store, ctx);
+      return listEntries(lpassFor(store), listOptions, ctx);
+    },
+    async write(store, name, value, writeOptions, ctx) {
+      await ensureSession(store, ctx);
+      return writeEntry(lpassFor(store), name, value, writeOptions, ctx);
+    },
+    async remove(store, name, removeOptions, ctx) {
+      await ensureSession(store, ctx);
+      await removeEntry(lpassFor(store), name, removeOptions, ctx);
+    },
     close() {
       sessions.clear();
     },
   };
+
+  function lpassFor(store: SecretStore): Lpass {
+    return { run, sync, failure: (stderr, exitCode, name) => failure(stderr, exitCode, name, undefined, () => sessions.delete(store.name)) };
+  }
 
   /** Every entry matching any of the names, from one `lpass show -x --json` process. */
   async function showJson(names: readonly string[], ctx: ResolveContext, store: SecretStore): Promise<JsonEntry[]> {
@@ -236,6 +254,13 @@ function failure(stderr: string, exitCode: number, name: string, field: string |
   }
   if (line.startsWith('Error: Could not authenticate for protected entry')) {
     return new SecretbindError('PERMISSION_DENIED', `LastPass entry ${JSON.stringify(name)} requires a password reprompt, which an unattended process cannot answer: turn reprompt off for it.`, { storeType: TYPE });
+  }
+  if (line.startsWith('Error: Multiple matches found for')) {
+    return new SecretbindError('ENTRY_AMBIGUOUS', `Several LastPass entries match ${JSON.stringify(name)}: use the full name (Folder/Name) or the id.`, { storeType: TYPE });
+  }
+  if (line.startsWith('Error: Could not find specified account')) return notFound(name);
+  if (line.startsWith('Error: Editing fields of entries that are not secure notes')) {
+    return new SecretbindError('OPERATION_UNSUPPORTED', `lpass cannot set custom fields on the site entry ${JSON.stringify(name)}.`, { storeType: TYPE });
   }
   if (line.startsWith('Error: No such file or directory: mkdir()')) {
     return new SecretbindError('CONFIG_INVALID', 'lpass cannot create its state directory: LPASS_HOME is set but empty, or not writable.', { storeType: TYPE });

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createSecretResolver, MemoryBindingRepository, type SecretStore } from 'secretbind';
 import { lastpass, type LastpassOptions } from '../../providers/lastpass/index.js';
 import { describeProvider } from '../conformance/provider.js';
+import { describeWritableProvider } from '../conformance/writes.js';
 import { failure } from '../helpers.js';
 
 const STAND_IN = fileURLToPath(new URL('../bin/lpass', import.meta.url));
@@ -45,7 +46,7 @@ function standIn(vault: Partial<StandInVault> = {}, options: LastpassOptions = {
       .split('\n')
       .filter(Boolean)
       .map((line) => JSON.parse(line) as { pid: number; argv: string[]; pinentryDisabled: boolean; stdinIsTTY: boolean });
-  return { provider, write, runs };
+  return { provider, write, runs, vaultFile };
 }
 
 const STORE: SecretStore = { name: 'lp', type: 'lastpass', lastpass_username: 'ops@example.test' };
@@ -207,3 +208,57 @@ function alive(pid: number): boolean {
     return false;
   }
 }
+
+describeWritableProvider({
+  name: 'lastpass',
+  capabilities: { pageSize: 0, objectFields: true, guarded: false },
+  setup: () => {
+    const { provider, vaultFile } = standIn({ entries: [...ENTRIES] });
+    return {
+      provider,
+      store: STORE,
+      // An entry made in the LastPass app: no "managed-by:" line in its notes.
+      seedForeign: (name, value) => {
+        const current = JSON.parse(readFileSync(vaultFile, 'utf8')) as StandInVault;
+        const slash = name.lastIndexOf('/');
+        current.entries.push({ id: String(2_000_000_000 + current.entries.length), name: slash === -1 ? name : name.slice(slash + 1), ...(slash === -1 ? {} : { group: name.slice(0, slash) }), password: value, note: 'made by hand' });
+        writeFileSync(vaultFile, JSON.stringify(current));
+      },
+      names: ['Sync/name with spaces', 'Sync/web\\#1', 'Gruppe/pässwörd-Ω'],
+      invalidNames: [['', 'empty'], ['Sync//x', 'empty path segment']],
+      prefix: 'Conformance/',
+    };
+  },
+});
+
+describe('Provider: lastpass writes', () => {
+  it('sends every value on standard input, never in argv, and marks the notes first', async () => {
+    const { provider, runs, vaultFile } = standIn({ entries: [...ENTRIES] });
+    const resolver = createSecretResolver({ repository: new MemoryBindingRepository().putStore(STORE), providers: [provider], cryptographyKey: [] });
+    await resolver.writeEntry('lp', 'Sync/new-entry', { username: 'svc-argv-canary', password: 'pw-argv-canary' });
+    const writes = runs().filter((run) => run.argv[0] === 'add' || run.argv[0] === 'edit');
+    expect(writes.map((run) => run.argv.find((arg) => arg.startsWith('--') && arg !== '--' && !arg.startsWith('--sync') && arg !== '--non-interactive'))).toEqual(['--notes', '--password', '--username']);
+    expect(JSON.stringify(runs().map((run) => run.argv))).not.toMatch(/argv-canary/);
+    const stored = (JSON.parse(readFileSync(vaultFile, 'utf8')) as StandInVault).entries.find((entry) => entry.name === 'new-entry')!;
+    expect(stored).toMatchObject({ group: 'Sync', username: 'svc-argv-canary', password: 'pw-argv-canary', note: 'managed-by: secretbind' });
+  });
+
+  it('refuses custom fields on site entries (lpass cannot set them) and keeps a trailing newline of the value', async () => {
+    const { provider } = standIn({ entries: [...ENTRIES] });
+    const repository = new MemoryBindingRepository().putStore(STORE).putBinding({ account: 'n', store: 'lp', entry: 'Sync/newline' });
+    const resolver = createSecretResolver({ repository, providers: [provider], cryptographyKey: [] });
+    expect((await failure(resolver.writeEntry('lp', 'Sync/custom', { api_key: 'x' }))).code).toBe('OPERATION_UNSUPPORTED');
+    await resolver.writeEntry('lp', 'Sync/newline', 'ends with newline\n');
+    expect(await resolver.resolvePassword({ name: 'n' })).toBe('ends with newline\n');
+  });
+
+  it('keeps the notes of an adopted entry and adds the mark as their last line', async () => {
+    const { provider, vaultFile } = standIn({ entries: [...ENTRIES] });
+    const resolver = createSecretResolver({ repository: new MemoryBindingRepository().putStore(STORE), providers: [provider], cryptographyKey: [] });
+    await resolver.writeEntry('lp', 'Infrastructure/checkmk-prod', 'rotated', { adopt: true });
+    const stored = (JSON.parse(readFileSync(vaultFile, 'utf8')) as StandInVault).entries.find((entry) => entry.name === 'checkmk-prod')!;
+    expect(stored).toMatchObject({ password: 'rotated', note: 'line one\nline two\nmanaged-by: secretbind' });
+    const listed = await resolver.listEntries('lp', { prefix: 'Infrastructure/', metadata: true });
+    expect(listed).toEqual([expect.objectContaining({ name: 'Infrastructure/checkmk-prod', owned: true, owner: 'secretbind' })]);
+  });
+});

@@ -1,0 +1,15 @@
+/** A child process for the kill tests of remote stores: writes one entry over and over until it is killed. */
+import { createSecretResolver, MemoryBindingRepository, type SecretProvider, type SecretStore } from 'secretbind';
+
+const { type, store, env, entry } = JSON.parse(process.argv[2]!) as { type: string; store: SecretStore; env: Record<string, string>; entry: string };
+const providers: Record<string, () => Promise<SecretProvider>> = {
+  vault: async () => (await import('../providers/vault/index.js')).vault({ env, retries: 0 }),
+  aws_secrets: async () => (await import('../providers/aws_secrets/index.js')).awsSecrets({ credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! }, maxAttempts: 1 }),
+  kubernetes: async () => (await import('../providers/kubernetes/index.js')).kubernetes(),
+  lastpass: async () => (await import('../providers/lastpass/index.js')).lastpass({ lpassPath: env.LPASS_PATH!, env: { LPASS_STANDIN_VAULT: env.LPASS_STANDIN_VAULT! } }),
+};
+const resolver = createSecretResolver({ repository: new MemoryBindingRepository().putStore(store), providers: [await providers[type]!()], cryptographyKey: [], timeoutMs: 30_000 });
+process.send?.('ready');
+for (let index = 0; ; index++) {
+  await resolver.writeEntry(store.name, entry, { username: `user-${index}`, password: `password-${index}` });
+}

@@ -1,0 +1,137 @@
+/**
+ * Killing a writer mid-write, for the stores that are remote services (their stand-ins run in this process, the
+ * writer in a child that is killed at random points). Each store writes its owner mark before the value, so whatever
+ * point the kill hits, an entry secretbind created is never left without the mark: the next writer, without adopt,
+ * always finishes the job.
+ */
+import { fork } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { createSecretResolver, MemoryBindingRepository, type SecretProvider, type SecretStore } from 'secretbind';
+import { awsSecrets } from '../providers/aws_secrets/index.js';
+import { kubernetes } from '../providers/kubernetes/index.js';
+import { lastpass } from '../providers/lastpass/index.js';
+import { vault } from '../providers/vault/index.js';
+import { start as startKubernetes } from './servers/kubernetes/index.js';
+import { start as startSecretsManager } from './servers/secrets-manager/index.js';
+import { start as startVault } from './servers/vault/index.js';
+
+const KILLS = 12;
+const WORKER = fileURLToPath(new URL('./kill-writer.ts', import.meta.url));
+
+interface Target {
+  store: SecretStore;
+  env: Record<string, string>;
+  provider: () => SecretProvider;
+  /** The owner mark of the entry as the store holds it now, or 'absent'. */
+  mark(): string | undefined | 'absent';
+  stop(): Promise<void>;
+}
+
+async function killRepeatedly(type: string, target: Target, entry: string): Promise<Set<string | undefined>> {
+  const marks = new Set<string | undefined>();
+  for (let round = 0; round < KILLS; round++) {
+    const child = fork(WORKER, [JSON.stringify({ type, store: target.store, env: target.env, entry })], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    await new Promise<void>((resolve) => child.once('message', () => resolve()));
+    await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 150));
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 50)); // a request already sent may still land
+    const mark = target.mark();
+    marks.add(mark);
+    expect(mark === 'absent' || mark === 'secretbind', `round ${round}: ${String(mark)}`).toBe(true);
+  }
+  // The next writer, without adopt, completes whatever the killed ones left.
+  const resolver = createSecretResolver({ repository: new MemoryBindingRepository().putStore(target.store), providers: [target.provider()], cryptographyKey: [], timeoutMs: 30_000 });
+  await resolver.writeEntry(target.store.name, entry, { username: 'final-user', password: 'final' });
+  expect(target.mark()).toBe('secretbind');
+  await resolver.close();
+  return marks;
+}
+
+describe('Killing a writer mid-write leaves no entry without the owner mark', () => {
+  it(`vault KV v2 (${KILLS} kills)`, { timeout: 120_000 }, async () => {
+    const server = await startVault();
+    server.state.addMount('secret', 2);
+    const token = server.state.createToken({ policies: ['root'] });
+    const target: Target = {
+      store: { name: 'vault', type: 'vault', vault_url: server.url },
+      env: { VAULT_TOKEN: token },
+      provider: () => vault({ env: { VAULT_TOKEN: token } }),
+      mark: () => {
+        const mount = server.state.mounts.get('\u0000secret')!;
+        if (!mount.metadata.has('crash/entry') && !mount.secrets.has('crash/entry')) return 'absent';
+        return mount.metadata.get('crash/entry')?.custom?.['managed-by'];
+      },
+      stop: () => server.stop(),
+    };
+    try {
+      await killRepeatedly('vault', target, 'crash/entry');
+    } finally {
+      await target.stop();
+    }
+  });
+
+  it(`aws_secrets (${KILLS} kills)`, { timeout: 120_000 }, async () => {
+    const server = await startSecretsManager();
+    const credentials = { AWS_ACCESS_KEY_ID: 'AKIAKILLTEST', AWS_SECRET_ACCESS_KEY: 'kill-test' };
+    const target: Target = {
+      store: { name: 'aws', type: 'aws_secrets', aws_region: 'eu-central-1', aws_endpoint: server.url },
+      env: credentials,
+      provider: () => awsSecrets({ credentials: { accessKeyId: credentials.AWS_ACCESS_KEY_ID, secretAccessKey: credentials.AWS_SECRET_ACCESS_KEY } }),
+      mark: () => {
+        const secret = server.state.secrets.get('crash/entry');
+        return secret ? secret.tags?.['managed-by'] : 'absent';
+      },
+      stop: () => server.stop(),
+    };
+    try {
+      await killRepeatedly('aws_secrets', target, 'crash/entry');
+    } finally {
+      await target.stop();
+    }
+  });
+
+  it(`kubernetes (${KILLS} kills)`, { timeout: 120_000 }, async () => {
+    const server = await startKubernetes();
+    const kubeconfig = server.kubeconfig(join(mkdtempSync(join(tmpdir(), 'secretbind-kill-kube-')), 'config'));
+    const target: Target = {
+      store: { name: 'cluster', type: 'kubernetes', kubeconfig_path: kubeconfig },
+      env: {},
+      provider: () => kubernetes(),
+      mark: () => {
+        const secret = server.state.secret('apps', 'crash-entry');
+        return secret ? secret.metadata.labels?.['app.kubernetes.io/managed-by'] : 'absent';
+      },
+      stop: () => server.stop(),
+    };
+    try {
+      await killRepeatedly('kubernetes', target, 'crash-entry');
+    } finally {
+      await target.stop();
+    }
+  });
+
+  it(`lastpass (${KILLS} kills)`, { timeout: 180_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'secretbind-kill-lpass-'));
+    const vaultFile = join(dir, 'vault.json');
+    writeFileSync(vaultFile, JSON.stringify({ state: 'logged-in', user: 'ops@example.test', entries: [] }));
+    const lpassPath = fileURLToPath(new URL('./bin/lpass', import.meta.url));
+    const target: Target = {
+      store: { name: 'lp', type: 'lastpass' },
+      env: { LPASS_PATH: lpassPath, LPASS_STANDIN_VAULT: vaultFile },
+      provider: () => lastpass({ lpassPath, env: { LPASS_STANDIN_VAULT: vaultFile } }),
+      mark: () => {
+        const entries = (JSON.parse(readFileSync(vaultFile, 'utf8')) as { entries: Array<{ name: string; group?: string; note?: string }> }).entries.filter((entry) => entry.group === 'Crash' && entry.name === 'entry');
+        if (entries.length === 0) return 'absent';
+        expect(entries).toHaveLength(1); // never a duplicate made by a second add
+        return /managed-by: (\S+)$/.exec(entries[0]!.note ?? '')?.[1];
+      },
+      stop: async () => {},
+    };
+    await killRepeatedly('lastpass', target, 'Crash/entry');
+  });
+});
