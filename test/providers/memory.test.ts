@@ -116,3 +116,20 @@ describeWritableProvider({
     };
   },
 });
+
+describe('Provider: memory writes', () => {
+  it('applies injected failures and hangs to writes as to reads, and counts writes', async () => {
+    const provider = memory();
+    const repository = new MemoryBindingRepository().putStore({ name: 'mem', type: 'memory' });
+    const resolver = createSecretResolver({ repository, providers: [provider], cryptographyKey: [], timeoutMs: 100 });
+    provider.failNext('apps/x', 'BACKEND_UNAVAILABLE');
+    const failed = await resolver.writeEntry('mem', 'apps/x', 'v').catch((error: { code: string }) => error.code);
+    expect(failed).toBe('BACKEND_UNAVAILABLE');
+    provider.hangNext('apps/x');
+    expect(await resolver.writeEntry('mem', 'apps/x', 'v').catch((error: { code: string }) => error.code)).toBe('TIMEOUT');
+    expect(provider.writes('apps/x')).toBe(0);
+    await resolver.writeEntry('mem', 'apps/x', 'v');
+    expect(provider.writes('apps/x')).toBe(1);
+    expect(provider.ownerOf('apps/x')).toBe('secretbind');
+  });
+});

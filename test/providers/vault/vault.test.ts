@@ -180,7 +180,25 @@ describe('Vault stand-in against the reference', () => {
   const reference = JSON.parse(readFileSync(fileURLToPath(new URL('../../fixtures/reference/vault.json', import.meta.url)), 'utf8')) as {
     kvV2ReadExample: { data: { metadata: Record<string, unknown> } };
     errors: Array<{ status: number; body: unknown }>;
+    writes: { casMismatch: { status: number; message: string }; kvV1EmptyMap: { status: number; message: string }; noContent: number; emptyCustomMetadataReadsAs: null; missingFolderList: { status: number; body: unknown } };
   };
+
+  it('answers writes, metadata and listing as the reference describes', async () => {
+    const { server, env } = await setup();
+    const call = async (method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${server.url}/v1/${path}`, { method, headers: { 'X-Vault-Token': env.VAULT_TOKEN!, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      const text = await response.text();
+      return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+    };
+    const write = await call('POST', 'secret/data/apps/x', { data: { password: 'p' }, options: { cas: 0 } });
+    expect(write).toMatchObject({ status: 200, body: { data: { version: 1, deletion_time: '', destroyed: false } } });
+    expect(await call('POST', 'secret/data/apps/x', { data: { password: 'q' }, options: { cas: 0 } })).toMatchObject({ status: reference.writes.casMismatch.status, body: { errors: [reference.writes.casMismatch.message] } });
+    expect((await call('POST', 'secret/metadata/apps/x', { custom_metadata: {} })).status).toBe(reference.writes.noContent);
+    expect((await call('GET', 'secret/metadata/apps/x')).body).toMatchObject({ data: { current_version: 1, custom_metadata: reference.writes.emptyCustomMetadataReadsAs } });
+    expect(await call('GET', 'secret/metadata/nothing/?list=true')).toEqual(reference.writes.missingFolderList);
+    expect(await call('GET', 'secret/metadata/apps/?list=true')).toMatchObject({ status: 200, body: { data: { keys: ['x'] } } });
+    expect((await call('DELETE', 'secret/metadata/apps/x')).status).toBe(reference.writes.noContent);
+  });
 
   it('answers a KV v2 read with the envelope of the reference example', async () => {
     const { server, env } = await setup();
