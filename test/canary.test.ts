@@ -31,7 +31,10 @@ import {
   untilAborted,
   validateStoreFields,
   WithheldError,
+  createJsonLinesSink,
+  createSecretLog,
   fileVersion,
+  readJsonLines,
   withFileLock,
   writeFileAtomic,
   wrapAccountLookup,
@@ -165,6 +168,15 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     const dir = mkdtempSync(join(tmpdir(), 'secretbind-canary-'));
     await withFileLock(join(dir, 'file'), () => writeFileAtomic(join(dir, 'file'), CANARY));
     outputs.push(fileVersion(statSync(join(dir, 'file'), { bigint: true })));
+    const log = createSecretLog({ capacity: 10 });
+    const sink = createJsonLinesSink({ path: join(dir, 'events.jsonl') });
+    for (const event of events) {
+      log.record(event);
+      sink.record(event);
+    }
+    sink.close();
+    outputs.push(JSON.stringify(log.query()), JSON.stringify(log.stats()), JSON.stringify(readJsonLines(join(dir, 'events.jsonl'))));
+    await failing(() => createSecretLog({ capacity: -1 }));
     await failing(() => withFileLock(join(dir, 'missing-folder', 'file'), async () => CANARY));
     await failing(() => writeFileAtomic(join(dir, 'missing-folder', 'file'), CANARY).catch((error: unknown) => {
       throw new SecretbindError('CONFIG_INVALID', 'write failed', { cause: new WithheldError(error) });
@@ -183,7 +195,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     const covered = new Set([
       'createSecretResolver', 'wrapAccountLookup', 'MemoryBindingRepository', 'checkBinding', 'parseReference', 'formatReference',
       'referencePath', 'SecretbindError', 'isSecretbindError', 'formatEvent', 'encryptLocalPassword', 'decryptLocalPassword',
-      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'fileVersion', 'settle', 'WithheldError',
+      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'fileVersion', 'createSecretLog', 'createJsonLinesSink', 'readJsonLines', 'settle', 'WithheldError',
     ]);
     const functions = Object.entries(secretbind).filter(([, value]) => typeof value === 'function').map(([name]) => name);
     expect(functions.filter((name) => !covered.has(name))).toEqual([]);

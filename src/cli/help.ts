@@ -11,6 +11,7 @@ Commands:
   encrypt                      read a password on stdin, print its Fernet token
   ls STORE [PREFIX] --config FILE  list a store's entries: names, versions, owned or not (never values)
   put STORE NAME --config FILE     write the value read on stdin into an entry, with secretbind's owner mark
+  log ACCOUNT --log-file FILE      one account's events from a JSON-lines log, newest first
 
 Every command takes --json and --help. Errors print "error CODE: message" on stderr.
 Exit status: 0 success, 1 a check or resolution failed, 2 usage or configuration error.`,
@@ -37,6 +38,10 @@ in $CRYPTOGRAPHY_KEY or in the variable named by --key-env.`,
 Lists the entries of STORE (under PREFIX, a folder or name prefix): name, version, last update and whether
 secretbind owns it. Never prints a value. Without --recursive only PREFIX's own level is listed.
 Exit 0 on success, 1 with "error CODE: message" when the store fails.`,
+  log: `Usage: secretbind log ACCOUNT --log-file FILE [--limit N] [--json]
+
+Prints ACCOUNT's events from a JSON-lines log (and its rotated files FILE.1, FILE.2, ...), newest first: lookups,
+their outcome, store, reference and error code. Events never hold a value.`,
   put: `Usage: secretbind put STORE NAME --config FILE [--field KEY] [--if-version V] [--adopt] [--json]
 
 Reads a value on standard input (not echoed on a terminal; one trailing newline is removed) and writes it into

@@ -9,6 +9,7 @@ import { encrypt } from './encrypt.js';
 import { explain } from './explain.js';
 import { HELP } from './help.js';
 import { keygen } from './keygen.js';
+import { log } from './log.js';
 import { ls } from './ls.js';
 import { put } from './put.js';
 import { resolve } from './resolve.js';
@@ -16,7 +17,7 @@ import { EXIT, usage, type CliIo, type Command } from './shared.js';
 
 export type { CliIo } from './shared.js';
 
-const COMMANDS: Readonly<Record<string, Command>> = { check, explain, resolve, keygen, encrypt, ls, put };
+const COMMANDS: Readonly<Record<string, Command>> = { check, explain, resolve, keygen, encrypt, ls, put, log };
 
 /** Runs the command line; returns the exit status. */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {

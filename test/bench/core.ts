@@ -2,7 +2,7 @@
  * Core benchmark: what resolvePassword adds over calling the memory provider directly, and a bulk sync run of
  * 10,000 accounts over 100 distinct references.
  */
-import { createSecretResolver, MemoryBindingRepository, parseReference, type ResolveContext } from 'secretbind';
+import { createSecretLog, createSecretResolver, MemoryBindingRepository, parseReference, type ResolveContext } from 'secretbind';
 import { memory } from '../../providers/memory/index.js';
 import { compare, line } from './harness.js';
 
@@ -27,6 +27,18 @@ export async function benchCore(): Promise<void> {
   const logged = createSecretResolver({ repository, providers: [provider], cryptographyKey: [], onEvent: () => void events++ });
   const withEvents = await compare(direct, () => logged.resolvePassword(account), { iterations: 20_000, rounds: 25 });
   line('added per resolvePassword with an onEvent listener', `${(withEvents.addedNs / 1000).toFixed(2)} µs`);
+
+  // The secret log's cost: a resolver logging into it against one with an empty listener, in the same run.
+  const log = createSecretLog({ capacity: 10_000, perAccount: 100 });
+  const withLog = createSecretResolver({ repository, providers: [provider], cryptographyKey: [], onEvent: log.record });
+  const logCost = await compare(() => logged.resolvePassword(account), () => withLog.resolvePassword(account), { iterations: 20_000, rounds: 25 });
+  line('secret log: added per resolution over an empty listener', `${(logCost.addedNs / 1000).toFixed(2)} µs (goal 1 µs)`);
+  const full = createSecretLog({ capacity: 100_000, perAccount: 100 });
+  globalThis.gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
+  for (let index = 0; index < 200_000; index++) full.record({ source: 'Secrets', kind: 'resolution', account: `account-${index % 5000}`, store: 'mem', storeType: 'memory', reference: `sync/entry-${index % 100}`, outcome: 'store', durationMs: 0.5 });
+  globalThis.gc?.();
+  line('secret log at capacity (100,000 events)', `${full.size} kept, about ${((process.memoryUsage().heapUsed - heapBefore) / 1024 / 1024).toFixed(1)} MiB of heap`);
 
   const entries = Object.fromEntries(Array.from({ length: 100 }, (_, index) => [`sync/entry-${index}`, { password: `value-${index}` }]));
   const bulkProvider = memory({ entries });
