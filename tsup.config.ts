@@ -28,6 +28,6 @@ export default defineConfig([
     splitting: true,
     target: 'node20',
     platform: 'node',
-    external: [...external, /^secretbind\//],
+    external: [...external, /^secretbind\//, 'yaml'],
   },
 ]);

@@ -29,6 +29,7 @@ export type {
   RemoveOptions,
   ProviderWriteOptions,
   ProviderRemoveOptions,
+  EntrySettled,
 } from './provider.js';
 export { DEFAULT_OWNER } from './provider.js';
 // For provider authors (the built-in providers use these too).
@@ -44,3 +45,11 @@ export { createSecretLog } from './log/memory.js';
 export type { SecretLog, SecretLogOptions, SecretLogQuery, SecretLogStats, LoggedEvent } from './log/memory.js';
 export { createJsonLinesSink, readJsonLines } from './log/file.js';
 export type { JsonLinesSink, JsonLinesSinkOptions, LoggedLine } from './log/file.js';
+export { createSyncEngine } from './sync/engine.js';
+export type { SyncEngine, SyncEngineOptions, SyncItem, SyncAction, SyncRunOptions } from './sync/engine.js';
+export { checkDefinitions, DEFAULT_NAME_TEMPLATE } from './sync/definitions.js';
+export type { SyncDefinition } from './sync/definitions.js';
+export { MemorySyncState, JsonFileSyncState, SYNC_STATUSES } from './sync/state.js';
+export type { SyncStateRepository, AssociationRecord, SyncStatus } from './sync/state.js';
+export { parseTemplate, TEMPLATE_PLACEHOLDERS } from './sync/template.js';
+export type { NameTemplate, TemplatePlaceholder, TemplateValues } from './sync/template.js';

@@ -107,6 +107,9 @@ export interface RemoveOptions {
 export type ProviderWriteOptions = WriteOptions & { owner: string };
 export type ProviderRemoveOptions = RemoveOptions & { owner: string };
 
+/** One whole entry's outcome in `readEntries`. */
+export type EntrySettled = { ok: true; value: EntryValue; version?: string } | { ok: false; error: SecretbindError };
+
 /** What `check` reports about a store: facts about its reachability and configuration, never a value. */
 export type StoreCheckDetails = Readonly<Record<string, string | number | boolean | readonly string[]>>;
 
@@ -134,6 +137,12 @@ export interface SecretProvider {
    * a thrown error fails them all.
    */
   resolveMany?(store: SecretStore, refs: readonly EntryReference[], ctx: ResolveContext): Promise<ReadonlyMap<string, ProviderSettled>>;
+  /**
+   * Reads whole entries (every field: a JSON secret's keys, a KeePass entry's fields), keyed by `ref.raw`, with the
+   * store's version where it has one. Sync reads sources through it; a provider without it is read one field (the
+   * reference's default) at a time through `resolveMany` or `resolve`.
+   */
+  readEntries?(store: SecretStore, refs: readonly EntryReference[], ctx: ResolveContext): Promise<ReadonlyMap<string, EntrySettled>>;
   /** Checks that the store is reachable and the credentials work; reports facts, never values. */
   check?(store: SecretStore, ctx: ResolveContext): Promise<StoreCheckDetails>;
   /**

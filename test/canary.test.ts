@@ -2,7 +2,7 @@
  * A canary value, a canary Fernet key and a canary token go through every public function; none may show up
  * in an event, an error (message, stack, toJSON, inspection), an explanation, a report or the console.
  */
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -31,7 +31,12 @@ import {
   untilAborted,
   validateStoreFields,
   WithheldError,
+  checkDefinitions,
   createJsonLinesSink,
+  createSyncEngine,
+  JsonFileSyncState,
+  MemorySyncState,
+  parseTemplate,
   createSecretLog,
   fileVersion,
   readJsonLines,
@@ -177,6 +182,18 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     sink.close();
     outputs.push(JSON.stringify(log.query()), JSON.stringify(log.stats()), JSON.stringify(readJsonLines(join(dir, 'events.jsonl'))));
     await failing(() => createSecretLog({ capacity: -1 }));
+    await failing(() => parseTemplate("{{ .SecretKey }}").render({ SecretPath: CANARY }));
+    await failing(() => checkDefinitions([{ name: 'a', destination: 'b' }]));
+    const syncSource = memory({ entries: { 'apps/canary': CANARY } });
+    const syncState = new JsonFileSyncState(join(dir, 'sync-state.json'));
+    const engine = createSyncEngine({
+      repository: new MemoryBindingRepository().putStore({ name: 'src', type: 'memory' }).putStore({ name: 'dst', type: 'memtwo' }),
+      providers: [syncSource, { ...memory(), type: 'memtwo' }],
+      definitions: [{ name: 'canary', source: 'src', entries: ['apps/canary'], destination: 'dst' }],
+      state: syncState,
+      onEvent: (event) => events.push(event),
+    });
+    outputs.push(JSON.stringify(await engine.plan()), JSON.stringify(await engine.run()), JSON.stringify(await engine.status()), readFileSync(join(dir, 'sync-state.json'), 'utf8'), JSON.stringify(new MemorySyncState().list()));
     await failing(() => withFileLock(join(dir, 'missing-folder', 'file'), async () => CANARY));
     await failing(() => writeFileAtomic(join(dir, 'missing-folder', 'file'), CANARY).catch((error: unknown) => {
       throw new SecretbindError('CONFIG_INVALID', 'write failed', { cause: new WithheldError(error) });
@@ -195,7 +212,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     const covered = new Set([
       'createSecretResolver', 'wrapAccountLookup', 'MemoryBindingRepository', 'checkBinding', 'parseReference', 'formatReference',
       'referencePath', 'SecretbindError', 'isSecretbindError', 'formatEvent', 'encryptLocalPassword', 'decryptLocalPassword',
-      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'fileVersion', 'createSecretLog', 'createJsonLinesSink', 'readJsonLines', 'settle', 'WithheldError',
+      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'fileVersion', 'createSecretLog', 'createJsonLinesSink', 'readJsonLines', 'createSyncEngine', 'checkDefinitions', 'MemorySyncState', 'JsonFileSyncState', 'parseTemplate', 'settle', 'WithheldError',
     ]);
     const functions = Object.entries(secretbind).filter(([, value]) => typeof value === 'function').map(([name]) => name);
     expect(functions.filter((name) => !covered.has(name))).toEqual([]);

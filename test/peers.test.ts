@@ -56,10 +56,14 @@ describe('Package: declared dependencies', () => {
       .join('\n'),
   }));
 
-  it('has lru-cache as the core’s only runtime dependency (the command may import the package’s own providers)', () => {
-    expect(Object.keys(packageJson.dependencies ?? {})).toEqual(['lru-cache']);
+  it('has lru-cache as the core’s only runtime dependency, and yaml for the command alone', () => {
+    expect(Object.keys(packageJson.dependencies ?? {}).sort()).toEqual(['lru-cache', 'yaml']);
+    const commandImports = readdirSync(new URL('../src/cli/', import.meta.url))
+      .flatMap((file) => [...readFileSync(new URL(`../src/cli/${file}`, import.meta.url), 'utf8').matchAll(/(?:from |import\()'([^.'][^']*)'/g)].map((match) => match[1]!))
+      .filter((name) => !name.startsWith('node:') && !/^secretbind(\/|$)/.test(name));
+    expect(new Set(commandImports)).toEqual(new Set(['yaml']));
     const coreImports = readdirSync(new URL('../src/', import.meta.url), { recursive: true, encoding: 'utf8' })
-      .filter((file) => file.endsWith('.ts'))
+      .filter((file) => file.endsWith('.ts') && !file.startsWith('cli/'))
       .flatMap((file) => [...readFileSync(new URL(`../src/${file}`, import.meta.url), 'utf8').matchAll(/^(?:import|export) [^;]*? from '([^.][^']*)';$/gms)].map((match) => match[1]))
       .filter((name) => !name!.startsWith('node:') && !/^secretbind(\/|$)/.test(name!));
     expect(new Set(coreImports)).toEqual(new Set(['lru-cache']));

@@ -11,6 +11,8 @@ import {
   settle,
   validateStoreFields,
   type EntryReference,
+  type EntrySettled,
+  type EntryValue,
   type ProviderSettled,
   type ResolveContext,
   type SecretProvider,
@@ -58,6 +60,7 @@ interface CredentialProvidersModule {
 interface SecretValue {
   ARN?: string;
   Name?: string;
+  VersionId?: string;
   SecretString?: string;
   SecretBinary?: Uint8Array;
 }
@@ -219,6 +222,47 @@ export function awsSecrets(options: AwsSecretsOptions = {}): SecretProvider {
       }
       return answers;
     },
+    async readEntries(store, refs, ctx) {
+      // Whole secrets: a JSON object's keys as fields, anything else as one string; 20 a batch, as for lookups.
+      const answers = new Map<string, EntrySettled>();
+      const targets = refs.map((ref) => ({ ref, target: targetOf(ref) }));
+      const values = new Map<string, SecretValue | SecretbindError>();
+      const current = [...new Set(targets.filter(({ target }) => !target.stage && !target.versionId).map(({ target }) => target.secretId))];
+      const single = targets.filter(({ target }) => target.stage || target.versionId || batchDenied.has(configKey(store))).map(({ target }) => target);
+      if (!batchDenied.has(configKey(store))) {
+        for (let start = 0; start < current.length; start += BATCH_LIMIT) {
+          const chunk = current.slice(start, start + BATCH_LIMIT);
+          try {
+            settleBatch(chunk, await send(store, (sdk) => new sdk.BatchGetSecretValueCommand({ SecretIdList: chunk }), ctx, `${chunk.length} secrets`), values, store);
+          } catch (error) {
+            if ((error as SecretbindError).code !== 'PERMISSION_DENIED') throw error;
+            batchDenied.add(configKey(store));
+            single.push(...current.slice(start).map((secretId) => ({ secretId })));
+            break;
+          }
+        }
+      }
+      await forEachLimit(single, options.concurrency ?? 8, async (target) => {
+        try {
+          values.set(lookupKey(target), await getOne(store, target, ctx));
+        } catch (error) {
+          values.set(lookupKey(target), error as SecretbindError);
+        }
+      });
+      for (const { ref, target } of targets) {
+        const found = values.get(lookupKey(target));
+        if (found === undefined || found instanceof SecretbindError) {
+          answers.set(ref.raw, { ok: false, error: found ?? new SecretbindError('BACKEND_UNAVAILABLE', `Secrets Manager gave no answer for ${target.secretId}.`, { storeType: TYPE }) });
+          continue;
+        }
+        try {
+          answers.set(ref.raw, { ok: true, value: wholeValue(found, target.secretId), ...(found.VersionId ? { version: found.VersionId } : {}) });
+        } catch (error) {
+          answers.set(ref.raw, { ok: false, error: error as SecretbindError });
+        }
+      }
+      return answers;
+    },
     async check(store, ctx) {
       const { client } = await clientFor(store);
       try {
@@ -294,6 +338,19 @@ function valueFor(secret: SecretValue, target: SecretTarget): string {
   }
   const value = object[key];
   return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** A secret as a whole: a JSON object's keys (non-string values as JSON text), or its text. */
+function wholeValue(secret: SecretValue, secretId: string): EntryValue {
+  const text = secretText(secret, secretId);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return text; // never rethrown: a parse error quotes the secret
+  }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) return text;
+  return Object.fromEntries(Object.entries(json as Record<string, unknown>).map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]));
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });

@@ -362,8 +362,24 @@ export class DatabaseIndex {
     return found;
   }
 
+  /** Every field of an entry, references resolved, without secretbind's mark; empty standard fields left out. */
+  fieldsOf(ref: EntryReference): Record<string, string> {
+    const entry = this.#entry(ref);
+    const fields: Record<string, string> = {};
+    for (const name of entry.fields.keys()) {
+      if (name === 'Title' || name === OWNER_FIELD) continue;
+      const value = this.#field(entry, name, new Set());
+      if (value !== '' || !STANDARD_BY_LOWER.has(name.toLowerCase())) fields[name] = value;
+    }
+    return fields;
+  }
+
   /** The value of a reference's field; the root group's name may be given or left out. */
   lookup(ref: EntryReference): string {
+    return this.#field(this.#entry(ref), ref.field ?? 'Password', new Set());
+  }
+
+  #entry(ref: EntryReference): IndexedEntry {
     const matches = new Set(this.#byPath.get(ref.segments.join('\u0000')) ?? []);
     if (ref.segments.length > 1 && ref.segments[0] === this.rootName) {
       for (const entry of this.#byPath.get(ref.segments.slice(1).join('\u0000')) ?? []) matches.add(entry);
@@ -374,7 +390,7 @@ export class DatabaseIndex {
       throw new SecretbindError('ENTRY_AMBIGUOUS', `${matches.size} KeePass entries share the path ${JSON.stringify(ref.segments.join('/'))}: ${listed}. Rename one or move it.`, { storeType: TYPE });
     }
     const [entry] = matches as Set<IndexedEntry> & { size: 1 };
-    return this.#field(entry!, ref.field ?? 'Password', new Set());
+    return entry!;
   }
 
   #field(entry: IndexedEntry, requested: string, visiting: Set<string>): string {

@@ -7,7 +7,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { stat } from 'node:fs/promises';
-import { abortableDelay, fileVersion, peerLoader, runWithTimeout, SecretbindError, settle, untilAborted, validateStoreFields, type ProviderSettled, type ResolveContext, type SecretProvider, type SecretStore } from 'secretbind';
+import { abortableDelay, fileVersion, peerLoader, runWithTimeout, SecretbindError, settle, untilAborted, validateStoreFields, type EntrySettled, type ProviderSettled, type ResolveContext, type SecretProvider, type SecretStore } from 'secretbind';
 import { Argon2HeadStart, argon2For, type Argon2Choice } from './argon2.js';
 import { DatabaseCache, type OpenDatabase } from './cache.js';
 import { KeepassWriter } from './writer.js';
@@ -203,6 +203,19 @@ export function keepass(options: KeepassOptions = {}): KeepassProvider {
       const { database: opened, cache: state } = await database(store, ctx);
       const answers = new Map<string, ProviderSettled>();
       for (const ref of refs) answers.set(ref.raw, await settle(() => opened.index.lookup(ref), state));
+      return answers;
+    },
+    async readEntries(store, refs, ctx) {
+      const { database: opened } = await database(store, ctx);
+      const version = fileVersion(opened.signature);
+      const answers = new Map<string, EntrySettled>();
+      for (const ref of refs) {
+        try {
+          answers.set(ref.raw, { ok: true, value: opened.index.fieldsOf(ref), version });
+        } catch (error) {
+          answers.set(ref.raw, { ok: false, error: error as SecretbindError });
+        }
+      }
       return answers;
     },
     async check(store, ctx) {

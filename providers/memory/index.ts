@@ -13,6 +13,7 @@ import {
   validateStoreFields,
   type EntryInfo,
   type EntryReference,
+  type EntrySettled,
   type ProviderSettled,
   type ResolveContext,
   type SecretbindErrorCode,
@@ -218,6 +219,24 @@ export function memory(options: MemoryOptions = {}): MemoryProvider {
       totalWrites = 0;
       bulkCalls = 0;
     },
+  };
+  provider.readEntries = async (_store, refs, ctx) => {
+    if (latencyMs > 0) await abortableDelay(latencyMs, ctx.signal);
+    const answers = new Map<string, EntrySettled>();
+    for (const ref of refs) {
+      const path = formatReference(ref.segments);
+      try {
+        await faults(path, ctx);
+        readCounts.set(ref.raw, (readCounts.get(ref.raw) ?? 0) + 1);
+        totalReads++;
+        const entry = entries.get(path);
+        if (entry === undefined) throw new SecretbindError('ENTRY_NOT_FOUND', `Memory entry ${JSON.stringify(path)} does not exist: seed it with entries or set().`);
+        answers.set(ref.raw, { ok: true, value: typeof entry === 'string' ? entry : { ...entry }, version: String(metaOf(path).version) });
+      } catch (error) {
+        answers.set(ref.raw, { ok: false, error: error as SecretbindError });
+      }
+    }
+    return answers;
   };
   if (options.bulk !== false) {
     provider.resolveMany = async (_store, refs, ctx) => {

@@ -11,6 +11,7 @@ import {
   settle,
   validateStoreFields,
   type EntryReference,
+  type EntrySettled,
   type ProviderSettled,
   type ResolveContext,
   type SecretProvider,
@@ -139,6 +140,18 @@ export function vault(options: VaultOptions = {}): SecretProvider {
           return;
         }
         for (const ref of group) answers.set(ref.raw, await settle(() => field(data, ref)));
+      });
+      return answers;
+    },
+    async readEntries(store, refs, ctx) {
+      const answers = new Map<string, EntrySettled>();
+      await forEachLimit(refs, options.concurrency ?? 8, async (ref) => {
+        try {
+          const data = await readSecret(store, ref, ctx);
+          answers.set(ref.raw, { ok: true, value: Object.fromEntries(Object.entries(data).map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)])) });
+        } catch (error) {
+          answers.set(ref.raw, { ok: false, error: error as SecretbindError });
+        }
       });
       return answers;
     },

@@ -9,11 +9,14 @@ import type { CliIo } from './shared.js';
 export interface LoadedConfig {
   repository: MemoryBindingRepository;
   accounts: Map<string, Account>;
+  /** The `sync` section as written (checked by the sync engine). */
+  sync: unknown[];
+  path: string;
 }
 
 /** Reads and validates the configuration file: `{ stores, bindings, accounts? }`. */
 export async function loadConfig(path: string | undefined): Promise<LoadedConfig> {
-  if (!path) throw new SecretbindError('CONFIG_INVALID', '--config FILE is required: a JSON file with stores, bindings and optionally accounts.');
+  if (!path) throw new SecretbindError('CONFIG_INVALID', '--config FILE is required: a JSON or YAML file with stores, bindings and optionally accounts and sync.');
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -21,13 +24,24 @@ export async function loadConfig(path: string | undefined): Promise<LoadedConfig
     throw new SecretbindError('CONFIG_INVALID', `${path}: cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`, { cause: error });
   }
   let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new SecretbindError('CONFIG_INVALID', `${path}: not valid JSON (${(error as Error).message}).`);
+  if (/\.ya?ml$/i.test(path)) {
+    // Only configurations that are YAML load the parser.
+    const { parse } = await import('yaml');
+    try {
+      parsed = parse(text);
+    } catch (error) {
+      throw new SecretbindError('CONFIG_INVALID', `${path}: not valid YAML (${(error as Error).message.split('\n')[0]}).`);
+    }
+  } else {
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new SecretbindError('CONFIG_INVALID', `${path}: not valid JSON (${(error as Error).message}).`);
+    }
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SecretbindError('CONFIG_INVALID', `${path}: expected an object with stores and bindings.`);
-  const config = parsed as { stores?: unknown; bindings?: unknown; accounts?: unknown };
+  const config = parsed as { stores?: unknown; bindings?: unknown; accounts?: unknown; sync?: unknown };
+  if (config.sync !== undefined && !Array.isArray(config.sync)) throw new SecretbindError('CONFIG_INVALID', `${path}: sync: expected a list of sync definitions.`);
   let repository: MemoryBindingRepository;
   try {
     repository = MemoryBindingRepository.fromConfig(config);
@@ -46,7 +60,7 @@ export async function loadConfig(path: string | undefined): Promise<LoadedConfig
       accounts.set(record.name, record as Account);
     });
   }
-  return { repository, accounts };
+  return { repository, accounts, sync: (config.sync as unknown[] | undefined) ?? [], path };
 }
 
 /** How the command makes each store type's provider; memory is for tests and has no place in a file. */

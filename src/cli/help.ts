@@ -12,6 +12,7 @@ Commands:
   ls STORE [PREFIX] --config FILE  list a store's entries: names, versions, owned or not (never values)
   put STORE NAME --config FILE     write the value read on stdin into an entry, with secretbind's owner mark
   log ACCOUNT --log-file FILE      one account's events from a JSON-lines log, newest first
+  sync --config FILE               one pass of the sync definitions (--dry-run: the plan, changing nothing)
 
 Every command takes --json and --help. Errors print "error CODE: message" on stderr.
 Exit status: 0 success, 1 a check or resolution failed, 2 usage or configuration error.`,
@@ -38,6 +39,13 @@ in $CRYPTOGRAPHY_KEY or in the variable named by --key-env.`,
 Lists the entries of STORE (under PREFIX, a folder or name prefix): name, version, last update and whether
 secretbind owns it. Never prints a value. Without --recursive only PREFIX's own level is listed.
 Exit 0 on success, 1 with "error CODE: message" when the store fails.`,
+  sync: `Usage: secretbind sync --config FILE [--dry-run] [--only NAME]... [--state FILE] [--json]
+
+Runs one pass of the configuration's "sync" definitions: writes what changed in the sources to the destinations,
+removes what secretbind owns and the source no longer has, and never touches an entry without secretbind's owner
+mark unless the definition says adopt. --dry-run prints the plan and changes nothing. The state (versions and HMACs
+of what was written, never values) is kept in FILE.sync-state.json beside the configuration unless --state says.
+Exit 0 when every entry is synced, unchanged or removed; 1 when any failed; 2 for a usage or configuration error.`,
   log: `Usage: secretbind log ACCOUNT --log-file FILE [--limit N] [--json]
 
 Prints ACCOUNT's events from a JSON-lines log (and its rotated files FILE.1, FILE.2, ...), newest first: lookups,

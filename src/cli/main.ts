@@ -13,11 +13,12 @@ import { log } from './log.js';
 import { ls } from './ls.js';
 import { put } from './put.js';
 import { resolve } from './resolve.js';
+import { sync } from './sync.js';
 import { EXIT, usage, type CliIo, type Command } from './shared.js';
 
 export type { CliIo } from './shared.js';
 
-const COMMANDS: Readonly<Record<string, Command>> = { check, explain, resolve, keygen, encrypt, ls, put, log };
+const COMMANDS: Readonly<Record<string, Command>> = { check, explain, resolve, keygen, encrypt, ls, put, log, sync };
 
 /** Runs the command line; returns the exit status. */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -160,5 +160,61 @@ describe('Command: ls and put', () => {
     expect(await run(['put', 'kp', 'Sync/x', '--config', config], { stdin: '\n' })).toMatchObject({ status: 2, stderr: expect.stringContaining('No value on standard input') });
     expect(await run(['put', 'kp', '--config', config], { stdin: 'v' })).toMatchObject({ status: 2, stderr: expect.stringContaining('error USAGE') });
     expect(await run(['ls', 'nope', '--config', config])).toMatchObject({ status: 1, stderr: expect.stringContaining('error STORE_NOT_FOUND') });
+  });
+});
+
+describe('Command: sync', () => {
+  function files() {
+    const dir = mkdtempSync(join(tmpdir(), 'secretbind-cli-sync-'));
+    writeFileSync(join(dir, 'source.env'), 'DB_PASSWORD=db-canary-value\nAPI_KEY=api-canary-value\n');
+    writeFileSync(join(dir, 'dest.env'), 'TAKEN=by-hand\n');
+    const config = join(dir, 'secretbind.yaml');
+    writeFileSync(
+      config,
+      [
+        'stores:',
+        `  - { name: source, type: dotenv, dotenv_path: ${join(dir, 'source.env')} }`,
+        `  - { name: dest, type: dotenv, dotenv_path: ${join(dir, 'dest.env')} }`,
+        'bindings: []',
+        'sync:',
+        '  - name: env-copy',
+        '    source: source',
+        '    entries: [DB_PASSWORD, API_KEY]',
+        '    destination: dest',
+        "    name_template: 'COPY_{{ .SecretPath }}'",
+        '',
+      ].join('\n'),
+    );
+    return { dir, config };
+  }
+
+  it('plans without changing anything, then syncs, then finds nothing to do; reads YAML; never prints a value', async () => {
+    const { dir, config } = files();
+    const before = readFileSync(join(dir, 'dest.env'), 'utf8');
+    const planned = await run(['sync', '--config', config, '--dry-run']);
+    expect(planned.status).toBe(0);
+    expect(planned.stdout).toMatch(/dry run: nothing was changed\n/);
+    expect(planned.stdout).toMatch(/env-copy\s+COPY_DB_PASSWORD\s+create\s+yes/);
+    expect(readFileSync(join(dir, 'dest.env'), 'utf8')).toBe(before);
+    expect(existsSync(join(dir, 'secretbind.sync-state.json'))).toBe(false);
+    const ran = await run(['sync', '--config', config]);
+    expect(ran.status, ran.stderr).toBe(0);
+    expect(ran.stdout).toMatch(/COPY_API_KEY\s+create\s+SYNCED/);
+    expect(readFileSync(join(dir, 'dest.env'), 'utf8')).toContain("COPY_DB_PASSWORD='db-canary-value' # managed-by: secretbind");
+    const again = await run(['sync', '--config', config, '--json']);
+    expect(JSON.parse(again.stdout).items.map((item: { action: string }) => item.action)).toEqual(['unchanged', 'unchanged']);
+    for (const output of [planned, ran, again]) expect(output.stdout + output.stderr).not.toMatch(/canary-value/);
+    expect(readFileSync(join(dir, 'secretbind.sync-state.json'), 'utf8')).not.toMatch(/canary-value/);
+  });
+
+  it('exits 1 when an entry is not secretbind\'s, 2 for a bad definition or an unknown --only', async () => {
+    const { dir, config } = files();
+    writeFileSync(join(dir, 'dest.env'), 'COPY_DB_PASSWORD=by-hand\n');
+    const refused = await run(['sync', '--config', config]);
+    expect(refused.status).toBe(1);
+    expect(refused.stdout).toMatch(/COPY_DB_PASSWORD\s+not-owned\s+CLIENT_SIDE_ERROR\s+ENTRY_NOT_OWNED/);
+    expect(await run(['sync', '--config', config, '--only', 'nope'])).toMatchObject({ status: 2, stderr: expect.stringContaining('no sync definition named "nope"') });
+    writeFileSync(config, readFileSync(config, 'utf8').replace('COPY_{{ .SecretPath }}', 'COPY_{{ .Nope }}'));
+    expect(await run(['sync', '--config', config])).toMatchObject({ status: 2, stderr: expect.stringContaining('sync[0].name_template') });
   });
 });

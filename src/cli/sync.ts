@@ -1,0 +1,35 @@
+/**
+ * `secretbind sync`: one pass of the configuration's sync definitions (or the plan with --dry-run), with the state
+ * kept in a JSON file beside the configuration. Prints names, actions and statuses, never a value.
+ */
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createSyncEngine, JsonFileSyncState, SecretbindError, type SyncDefinition } from 'secretbind';
+import { loadConfig, providersFor } from './config.js';
+import { CONFIG_OPTIONS, EXIT, table, type Command } from './shared.js';
+
+export const sync: Command = async (args, io) => {
+  const { values } = parseArgs({ args: [...args], options: { ...CONFIG_OPTIONS, 'dry-run': { type: 'boolean', default: false }, only: { type: 'string', multiple: true }, state: { type: 'string' } } });
+  const config = await loadConfig(values.config);
+  if (config.sync.length === 0) throw new SecretbindError('CONFIG_INVALID', `${config.path}: has no sync definitions (a "sync" list beside stores and bindings).`);
+  const statePath = values.state ?? join(dirname(config.path), `${config.path.replace(/^.*[\\/]/, '').replace(/\.(json|ya?ml)$/i, '')}.sync-state.json`);
+  let engine;
+  try {
+    engine = createSyncEngine({ repository: config.repository, providers: await providersFor(config, io), definitions: config.sync as SyncDefinition[], state: new JsonFileSyncState(statePath) });
+  } catch (error) {
+    throw error instanceof SecretbindError ? new SecretbindError(error.code, `${config.path}: ${error.message}`, { cause: error }) : error;
+  }
+  const dryRun = values['dry-run'];
+  if (io.stderrIsTerminal) io.stderr(`${dryRun ? 'planning' : 'running'} ${config.sync.length} sync definition(s)...\n`);
+  const items = await engine.run({ dryRun, ...(values.only ? { only: values.only } : {}) });
+  await engine.close();
+  if (values.json) {
+    io.stdout(`${JSON.stringify({ dryRun, items }, null, 2)}\n`);
+  } else {
+    if (dryRun) io.stdout('dry run: nothing was changed\n');
+    if (items.length === 0) io.stdout('nothing to sync\n');
+    else io.stdout(table([['SYNC', 'ENTRY', 'ACTION', dryRun ? 'PLANNED' : 'STATUS', 'CODE'], ...items.map((item) => [item.sync, item.entry, item.action, dryRun ? 'yes' : (item.status ?? '-'), item.code ?? ''])]));
+  }
+  const failed = items.some((item) => item.outcome === 'failed' || (dryRun && item.action === 'error'));
+  return failed ? EXIT.failed : EXIT.ok;
+};

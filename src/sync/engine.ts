@@ -1,0 +1,406 @@
+import { createHmac } from 'node:crypto';
+import type { BindingRepository } from '../bindings.js';
+import { abortableDelay } from '../abort.js';
+import { Engine } from '../engine.js';
+import { listEntries, removeEntry, writeEntry } from '../entries.js';
+import { isSecretbindError, SecretbindError, type SecretbindErrorCode } from '../errors.js';
+import type { SecretEventListener } from '../events.js';
+import { DEFAULT_OWNER, type EntryInfo, type EntrySettled, type EntryValue, type SecretProvider } from '../provider.js';
+import { formatReference, parseReference, referencePath, type EntryReference } from '../reference.js';
+import { checkDefinitions, type CheckedDefinition, type SyncDefinition } from './definitions.js';
+import { MemorySyncState, type AssociationRecord, type SyncStateRepository, type SyncStatus } from './state.js';
+import type { TemplateValues } from './template.js';
+
+/** What sync decided for one destination entry. */
+export type SyncAction = 'create' | 'update' | 'delete' | 'unchanged' | 'conflict' | 'not-owned' | 'error';
+
+/** One destination entry in a plan or a run: names, the decision and why; never a value. */
+export interface SyncItem {
+  sync: string;
+  destination: string;
+  /** The destination entry (a reference path). */
+  entry: string;
+  action: SyncAction;
+  reason: string;
+  source?: string;
+  sourceEntry?: string;
+  code?: SecretbindErrorCode;
+  /** After `run`: whether the action was carried out. */
+  outcome?: 'done' | 'failed' | 'planned';
+  /** After `run`: the association's status. */
+  status?: SyncStatus;
+}
+
+export interface SyncEngineOptions {
+  /** Where the stores are found (sources and destinations). */
+  repository: BindingRepository;
+  /** One provider per store type the definitions use. */
+  providers: readonly SecretProvider[];
+  /** The sync definitions, checked at creation (`CONFIG_INVALID` naming the place). */
+  definitions: readonly SyncDefinition[];
+  /** Where associations are kept. Default: in memory. */
+  state?: SyncStateRepository;
+  onEvent?: SecretEventListener;
+  /** Deadline of one store call, in milliseconds. Default: 30000. */
+  timeoutMs?: number;
+  /** Retries of a retryable failure (throttling, an unreachable store) within a pass. Default: 3. */
+  retries?: number;
+  /** The first retry's delay in milliseconds, doubled each time with jitter; `Retry-After` wins. Default: 200. */
+  retryBaseMs?: number;
+}
+
+export interface SyncRunOptions {
+  /** Only these sync definitions (by name). */
+  only?: readonly string[];
+  /** Decide, but change nothing: no write, no removal, no state. */
+  dryRun?: boolean;
+}
+
+/** One-way sync from sources into destinations; see README "Sync". */
+export interface SyncEngine {
+  /** What a pass would do now, without changing anything. */
+  plan(options?: Omit<SyncRunOptions, 'dryRun'>): Promise<SyncItem[]>;
+  /** One pass: every planned write and removal, with the outcome of each. */
+  run(options?: SyncRunOptions): Promise<SyncItem[]>;
+  /** Every association with its status, time of last change and last error code. */
+  status(): Promise<AssociationRecord[]>;
+  close(): Promise<void>;
+}
+
+/** A destination entry a pass wants, with its value and the value's HMAC. */
+interface Desired {
+  entry: string;
+  value: EntryValue;
+  hmac: string;
+  source?: string;
+  sourceEntry?: string;
+}
+
+const STATUS_BY_CODE: Partial<Record<SecretbindErrorCode, SyncStatus>> = {
+  RATE_LIMITED: 'EXTERNAL_SERVICE_ERROR',
+  BACKEND_UNAVAILABLE: 'EXTERNAL_SERVICE_ERROR',
+  TIMEOUT: 'EXTERNAL_SERVICE_ERROR',
+  CONFLICT: 'EXTERNAL_SERVICE_ERROR',
+};
+
+/**
+ * Creates a sync engine. It never touches a destination entry without secretbind's owner mark (unless the definition
+ * says `adopt`), never writes a value that has not changed, and never reads a source that failed as "deleted".
+ *
+ * @example
+ * ```ts
+ * const engine = createSyncEngine({ repository, providers: [vault(), awsSecrets()], definitions: config.sync })
+ * const outcomes = await engine.run()
+ * ```
+ */
+export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
+  const definitions = checkDefinitions(options.definitions ?? []);
+  const state: SyncStateRepository = options.state ?? new MemorySyncState();
+  const retries = options.retries ?? 3;
+  const retryBaseMs = options.retryBaseMs ?? 200;
+  const engine = new Engine({ repository: options.repository, providers: options.providers, cryptographyKey: [], onEvent: options.onEvent, timeoutMs: options.timeoutMs ?? 30_000, onProviderError: 'throw' });
+  let passes = Promise.resolve();
+
+  async function selected(only: readonly string[] | undefined): Promise<CheckedDefinition[]> {
+    if (!only) return definitions;
+    for (const name of only) if (!definitions.some((definition) => definition.name === name)) throw new SecretbindError('CONFIG_INVALID', `There is no sync definition named ${JSON.stringify(name)}.`);
+    return definitions.filter((definition) => only.includes(definition.name));
+  }
+
+  async function pass(runOptions: SyncRunOptions, apply: boolean): Promise<SyncItem[]> {
+    const key = await state.key();
+    const items: SyncItem[] = [];
+    for (const definition of await selected(runOptions.only)) {
+      const planned = await planDefinition(engine, definition, state, key);
+      if (apply) {
+        for (const item of planned.items) items.push(await carryOut(item, planned.desired.get(item.entry), planned.listed.get(item.entry), definition, planned.records.get(item.entry)));
+        await state.flush?.();
+      } else {
+        items.push(...planned.items.map((item) => ({ ...item, outcome: 'planned' as const })));
+      }
+    }
+    return items;
+  }
+
+  async function carryOut(item: SyncItem, desired: Desired | undefined, existing: EntryInfo | undefined, definition: CheckedDefinition, record: AssociationRecord | undefined): Promise<SyncItem> {
+    const now = new Date().toISOString();
+    const base = { sync: item.sync, destination: item.destination, entry: item.entry, ...(item.source ? { source: item.source } : {}), ...(item.sourceEntry ? { sourceEntry: item.sourceEntry } : {}) };
+    const keep = async (status: SyncStatus, extra: Partial<AssociationRecord> = {}): Promise<void> => {
+      const changed = record?.status !== status || extra.errorCode !== record?.errorCode;
+      await state.put({ ...record, ...base, ...extra, status, changedAt: changed ? now : (record?.changedAt ?? now) });
+    };
+    try {
+      switch (item.action) {
+        case 'unchanged':
+          await keep('SYNCED', { destinationVersion: existing?.version ?? record?.destinationVersion, valueHmac: desired!.hmac, errorCode: undefined });
+          return { ...item, outcome: 'done', status: 'SYNCED' };
+        case 'create':
+        case 'update': {
+          const result = await retrying(() =>
+            writeEntry(engine, definition.destination, item.entry, desired!.value, {
+              owner: DEFAULT_OWNER,
+              ...(definition.adopt ? { adopt: true } : {}),
+              ...(item.action === 'create' ? { ifVersion: 'absent' } : existing?.version ? { ifVersion: existing.version } : {}),
+            }),
+          );
+          await keep('SYNCED', { destinationVersion: result.version, valueHmac: desired!.hmac, errorCode: undefined });
+          return { ...item, outcome: 'done', status: 'SYNCED' };
+        }
+        case 'delete':
+          await retrying(() => removeEntry(engine, definition.destination, item.entry, { owner: DEFAULT_OWNER }));
+          await state.remove(item.sync, item.entry);
+          return { ...item, outcome: 'done', status: 'UNSYNCED' };
+        case 'not-owned':
+          await keep('CLIENT_SIDE_ERROR', { errorCode: 'ENTRY_NOT_OWNED' });
+          return { ...item, outcome: 'failed', status: 'CLIENT_SIDE_ERROR' };
+        case 'conflict':
+          await keep('CLIENT_SIDE_ERROR', { errorCode: 'CONFLICT' });
+          return { ...item, outcome: 'failed', status: 'CLIENT_SIDE_ERROR' };
+        default: {
+          const status = statusOf(item.code);
+          if (record || item.sourceEntry) await keep(status, item.code ? { errorCode: item.code } : {});
+          return { ...item, outcome: 'failed', status };
+        }
+      }
+    } catch (thrown) {
+      const error = isSecretbindError(thrown) ? thrown : new SecretbindError('BACKEND_UNAVAILABLE', 'A store call failed unexpectedly.');
+      const status = statusOf(error.code);
+      await keep(status, { errorCode: error.code });
+      return { ...item, outcome: 'failed', status, code: error.code, reason: `${item.reason}; failed: ${error.message}` };
+    }
+  }
+
+  /** Retries retryable failures (never CONFLICT: that needs a re-read, which the next pass does). */
+  async function retrying<T>(call: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
+      } catch (error) {
+        if (!isSecretbindError(error) || !error.retryable || error.code === 'CONFLICT' || attempt >= retries) throw error;
+        const delay = error.retryAfterMs ?? retryBaseMs * 2 ** attempt * (0.5 + Math.random());
+        await abortableDelay(delay, new AbortController().signal);
+      }
+    }
+  }
+
+  return {
+    plan: (planOptions = {}) => pass(planOptions, false),
+    run(runOptions = {}) {
+      // Passes never overlap: a second run waits for the first.
+      const next = passes.then(() => pass(runOptions, !runOptions.dryRun));
+      passes = next.then(
+        () => {},
+        () => {},
+      );
+      return next;
+    },
+    async status() {
+      return [...(await state.list())];
+    },
+    async close() {
+      await engine.close();
+    },
+  };
+}
+
+function statusOf(code: SecretbindErrorCode | undefined): SyncStatus {
+  if (code === undefined) return 'INTERNAL_ERROR';
+  return STATUS_BY_CODE[code] ?? 'CLIENT_SIDE_ERROR';
+}
+
+/** An HMAC of a value (objects with sorted keys), keyed by the state's key. */
+function hmacOf(key: Uint8Array, value: EntryValue): string {
+  const canonical = typeof value === 'string' ? `s:${value}` : `o:${JSON.stringify(Object.keys(value).sort().map((name) => [name, value[name]]))}`;
+  return createHmac('sha256', key).update(canonical).digest('base64url');
+}
+
+interface PlannedDefinition {
+  items: SyncItem[];
+  desired: Map<string, Desired>;
+  listed: Map<string, EntryInfo>;
+  records: Map<string, AssociationRecord>;
+}
+
+async function planDefinition(engine: Engine, definition: CheckedDefinition, state: SyncStateRepository, key: Uint8Array): Promise<PlannedDefinition> {
+  const records = new Map((await state.list(definition.name)).map((record) => [record.entry, record]));
+  const base = { sync: definition.name, destination: definition.destination };
+  const items: SyncItem[] = [];
+  const fail = (entry: string, error: unknown, extra: Partial<SyncItem> = {}): SyncItem => {
+    const failure = isSecretbindError(error) ? error : new SecretbindError('BACKEND_UNAVAILABLE', 'failed unexpectedly');
+    return { ...base, entry, action: 'error', reason: failure.message, code: failure.code, ...extra };
+  };
+
+  // 1. What the sources hold. A source that fails is never read as "deleted": its associations only fail this pass.
+  let gathered: Gathered;
+  try {
+    gathered = await gather(engine, definition, key);
+  } catch (error) {
+    return { items: [...records.keys()].map((entry) => fail(entry, error)), desired: new Map(), listed: new Map(), records };
+  }
+  for (const failure of gathered.failures) {
+    // A source entry that failed keeps its associations as they are and reports the failure on each of them.
+    const concerned = [...records.values()].filter((record) => record.sourceEntry === failure.sourceEntry);
+    if (concerned.length === 0) items.push(fail(failure.entry, failure.error, { sourceEntry: failure.sourceEntry }));
+    for (const record of concerned) items.push(fail(record.entry, failure.error, { sourceEntry: failure.sourceEntry }));
+  }
+
+  // 2. Names that two sources both land on fail both, naming each other.
+  const byEntry = new Map<string, Desired[]>();
+  for (const want of gathered.desired) byEntry.set(want.entry, [...(byEntry.get(want.entry) ?? []), want]);
+  const desired = new Map<string, Desired>();
+  for (const [entry, wants] of byEntry) {
+    if (wants.length === 1) desired.set(entry, wants[0]!);
+    else items.push(fail(entry, new SecretbindError('REFERENCE_INVALID', `Several sources land on ${entry}: ${wants.map((want) => `${want.source}:${want.sourceEntry}`).join(' and ')}; change name_template so that each gets its own name.`)));
+  }
+
+  // 3. What the destination holds (one listing, with owners and versions).
+  let listed: Map<string, EntryInfo>;
+  try {
+    const prefix = definition.template.fixedPrefix;
+    listed = new Map((await listEntries(engine, definition.destination, { recursive: true, metadata: true, ...(prefix ? { prefix } : {}) })).map((info) => [info.name, info]));
+  } catch (error) {
+    return { items: [...items, ...[...desired.keys()].map((entry) => fail(entry, error))], desired, listed: new Map(), records };
+  }
+
+  // 4. Decide each entry.
+  for (const [entry, want] of desired) {
+    const existing = listed.get(entry);
+    const record = records.get(entry);
+    const about = { ...base, entry, ...(want.source ? { source: want.source } : {}), ...(want.sourceEntry ? { sourceEntry: want.sourceEntry } : {}) };
+    if (!existing) {
+      items.push({ ...about, action: 'create', reason: record ? 'missing from the destination; recreated' : 'new' });
+    } else if (existing.owned === false || (existing.owner !== undefined && existing.owner !== DEFAULT_OWNER)) {
+      items.push(definition.adopt ? { ...about, action: 'update', reason: 'taken over (adopt)' } : { ...about, action: 'not-owned', reason: `${entry} exists without secretbind's owner mark; set adopt: true to take it over`, code: 'ENTRY_NOT_OWNED' });
+    } else if (record && record.valueHmac === want.hmac && existing.version !== undefined && record.destinationVersion === existing.version) {
+      items.push({ ...about, action: 'unchanged', reason: 'unchanged' });
+    } else if (record && record.destinationVersion === existing.version && existing.version !== undefined) {
+      items.push({ ...about, action: 'update', reason: 'the source changed' });
+    } else {
+      // The destination moved since secretbind wrote it (or no record says what it wrote): look at its value.
+      const current = await readWhole(engine, definition.destination, [entryReference(entry)]).catch(() => undefined);
+      const answer = current?.get(entryReference(entry).raw);
+      const currentHmac = answer?.ok ? hmacOf(key, answer.value) : undefined;
+      // A store of single values holds an object as its JSON text: that is the same value.
+      const inPlace = currentHmac === want.hmac || (answer?.ok === true && typeof answer.value === 'string' && typeof want.value === 'object' && currentHmac === hmacOf(key, JSON.stringify(want.value)));
+      if (inPlace) items.push({ ...about, action: 'unchanged', reason: 'already in place' });
+      else if (record && currentHmac !== undefined && currentHmac !== record.valueHmac) {
+        items.push(definition.on_drift === 'report' ? { ...about, action: 'conflict', reason: `${entry} was changed outside secretbind (drift); on_drift is "report"`, code: 'CONFLICT' } : { ...about, action: 'update', reason: 'changed outside secretbind (drift); overwritten' });
+      } else items.push({ ...about, action: 'update', reason: record ? 'the source changed' : 'differs from the source' });
+    }
+  }
+
+  // 5. Entries gone from a source that answered in full: removed where secretbind owns them.
+  {
+    const failedSources = new Set(gathered.failures.map((failure) => failure.sourceEntry));
+    for (const [entry, record] of records) {
+      if (desired.has(entry) || byEntry.has(entry) || (record.sourceEntry !== undefined && failedSources.has(record.sourceEntry))) continue;
+      const existing = listed.get(entry);
+      if (existing && existing.owned !== false && (existing.owner === undefined || existing.owner === DEFAULT_OWNER)) {
+        items.push({ ...base, entry, action: 'delete', reason: 'gone from the source', ...(record.source ? { source: record.source } : {}), ...(record.sourceEntry ? { sourceEntry: record.sourceEntry } : {}) });
+      } else {
+        await state.remove(definition.name, entry);
+      }
+    }
+  }
+  return { items, desired, listed, records };
+}
+
+interface Gathered {
+  desired: Desired[];
+  /** Source entries that could not be read (ENTRY_NOT_FOUND is an answer, not a failure: the entry is gone). */
+  failures: Array<{ sourceEntry: string; entry: string; error: unknown }>;
+}
+
+/** The entries a definition wants in its destination, from its sources. Throws when a source cannot be listed. */
+async function gather(engine: Engine, definition: CheckedDefinition, key: Uint8Array): Promise<Gathered> {
+  const { store: destination } = await engine.storeFor(definition.destination);
+  const desired: Desired[] = [];
+  const failures: Gathered['failures'] = [];
+  const names = (values: TemplateValues): string => entryName(definition.template.render({ DestinationType: destination.type, DestinationName: destination.name, ...values }));
+  const failed = (error: unknown): boolean => !(isSecretbindError(error) && error.code === 'ENTRY_NOT_FOUND');
+
+  if (definition.mapped) {
+    for (const [target, parts] of definition.mapped) {
+      const values: Record<string, string> = {};
+      let problem: unknown;
+      let gone = false;
+      for (const part of parts) {
+        const ref = parseReference(part.reference);
+        const answer = (await readFields(engine, part.store, [ref])).get(ref.raw);
+        if (answer?.ok) values[part.jsonKey ?? ''] = answer.value;
+        else if (failed(answer?.error)) problem ??= answer?.error;
+        else gone = true;
+      }
+      const entry = names({ SecretPath: target, SecretBaseName: target });
+      if (problem !== undefined) failures.push({ sourceEntry: target, entry, error: problem });
+      else if (!gone) {
+        const value: EntryValue = parts[0]!.jsonKey === undefined ? values['']! : values;
+        desired.push({ entry, value, hmac: hmacOf(key, value), sourceEntry: target });
+      }
+    }
+    return { desired, failures };
+  }
+
+  const sourceName = definition.source!;
+  const { store: source } = await engine.storeFor(sourceName);
+  let sourceEntries: string[];
+  if (definition.entries) sourceEntries = [...definition.entries];
+  else {
+    const prefix = definition.folder !== undefined ? (definition.folder.endsWith('/') ? definition.folder : `${definition.folder}/`) : definition.prefix!;
+    sourceEntries = (await listEntries(engine, sourceName, { prefix, recursive: true })).map((info) => info.name);
+  }
+  const refs = sourceEntries.map((entry) => parseReference(entry));
+  const answers = await readWhole(engine, sourceName, refs);
+  for (const ref of refs) {
+    const answer = answers.get(ref.raw) ?? { ok: false as const, error: new SecretbindError('BACKEND_UNAVAILABLE', `No answer for ${ref.raw}.`) };
+    const common: TemplateValues = { SourceName: source.name, SourceType: source.type, SecretPath: referencePath(ref), SecretBaseName: ref.segments.at(-1)!, ...(source.type === 'vault' ? { MountPath: typeof source.vault_mount_point === 'string' ? source.vault_mount_point : 'secret' } : {}) };
+    if (!answer.ok) {
+      if (failed(answer.error)) failures.push({ sourceEntry: ref.raw, entry: definition.granularity === 'secret-key' ? ref.raw : names(common), error: answer.error });
+      continue;
+    }
+    if (definition.granularity === 'secret-key') {
+      const fields = typeof answer.value === 'string' ? { value: answer.value } : answer.value;
+      for (const [field, text] of Object.entries(fields)) desired.push({ entry: names({ ...common, SecretKey: field }), value: text, hmac: hmacOf(key, text), source: source.name, sourceEntry: ref.raw });
+    } else {
+      desired.push({ entry: names(common), value: answer.value, hmac: hmacOf(key, answer.value), source: source.name, sourceEntry: ref.raw });
+    }
+  }
+  return { desired, failures };
+}
+
+/** A rendered name as a destination reference: `/` separates, everything else is escaped. */
+function entryName(rendered: string): string {
+  const segments = rendered.split('/');
+  if (segments.some((segment) => segment === '')) throw new SecretbindError('REFERENCE_INVALID', `The name template made ${JSON.stringify(rendered)}, which has an empty path segment.`);
+  return formatReference(segments);
+}
+
+function entryReference(entry: string): EntryReference {
+  return parseReference(entry);
+}
+
+/** Whole entries of a store: `readEntries` where the provider has it, else the reference's default field. */
+async function readWhole(engine: Engine, storeName: string, refs: readonly EntryReference[]): Promise<ReadonlyMap<string, EntrySettled>> {
+  const { store, provider } = await engine.storeFor(storeName);
+  const readEntries = provider.readEntries;
+  if (readEntries) return engine.withDeadline(store, undefined, (ctx) => readEntries.call(provider, store, refs, ctx));
+  const answers = await readFields(engine, storeName, refs);
+  return new Map([...answers].map(([raw, answer]) => [raw, answer.ok ? { ok: true, value: answer.value } : answer]));
+}
+
+/** Single fields (`ref#field`) of a store, through `resolveMany` or `resolve`. */
+async function readFields(engine: Engine, storeName: string, refs: readonly EntryReference[]): Promise<ReadonlyMap<string, { ok: true; value: string } | { ok: false; error: SecretbindError }>> {
+  const { store, provider } = await engine.storeFor(storeName);
+  if (provider.resolveMany) return engine.resolveEntries(provider, store, refs);
+  const answers = new Map<string, { ok: true; value: string } | { ok: false; error: SecretbindError }>();
+  for (const ref of refs) {
+    try {
+      const answer = await engine.withDeadline(store, undefined, (ctx) => provider.resolve(store, ref, ctx));
+      answers.set(ref.raw, { ok: true, value: typeof answer === 'string' ? answer : answer.value });
+    } catch (error) {
+      answers.set(ref.raw, { ok: false, error: error as SecretbindError });
+    }
+  }
+  return answers;
+}
+

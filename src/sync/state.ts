@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { MaybePromise } from '../bindings.js';
+import type { SecretbindErrorCode } from '../errors.js';
+import { writeFileAtomic } from '../files.js';
+
+/** Vault secrets sync's association statuses. */
+export const SYNC_STATUSES = ['UNKNOWN', 'PENDING', 'SYNCED', 'UNSYNCED', 'INTERNAL_ERROR', 'CLIENT_SIDE_ERROR', 'EXTERNAL_SERVICE_ERROR'] as const;
+export type SyncStatus = (typeof SYNC_STATUSES)[number];
+
+/** What sync remembers of one destination entry: names, versions and an HMAC of the value, never the value. */
+export interface AssociationRecord {
+  sync: string;
+  destination: string;
+  /** The destination entry's name (a reference path). */
+  entry: string;
+  source?: string;
+  sourceEntry?: string;
+  /** The destination's version after secretbind's last write. */
+  destinationVersion?: string;
+  /** HMAC-SHA256 of the value last written, keyed by the state's key: a short password cannot be guessed from it. */
+  valueHmac?: string;
+  status: SyncStatus;
+  /** When the status last changed, ISO 8601. */
+  changedAt: string;
+  errorCode?: SecretbindErrorCode;
+}
+
+/** Where sync keeps its associations. Any database can implement it; writes may be buffered until `flush`. */
+export interface SyncStateRepository {
+  /** The HMAC key for values: made once and kept with the state. */
+  key(): MaybePromise<Uint8Array>;
+  list(sync?: string): MaybePromise<readonly AssociationRecord[]>;
+  put(record: AssociationRecord): MaybePromise<void>;
+  remove(sync: string, entry: string): MaybePromise<void>;
+  /** Makes what was put durable (a file state writes here). */
+  flush?(): MaybePromise<void>;
+}
+
+/** Associations in memory: the library's default, and what tests use. */
+export class MemorySyncState implements SyncStateRepository {
+  readonly #records = new Map<string, AssociationRecord>();
+  readonly #key: Uint8Array;
+
+  constructor(key: Uint8Array = randomBytes(32)) {
+    this.#key = key;
+  }
+
+  key(): Uint8Array {
+    return this.#key;
+  }
+
+  list(sync?: string): AssociationRecord[] {
+    return [...this.#records.values()].filter((record) => sync === undefined || record.sync === sync).map((record) => ({ ...record }));
+  }
+
+  put(record: AssociationRecord): void {
+    this.#records.set(`${record.sync}\u0000${record.entry}`, { ...record });
+  }
+
+  remove(sync: string, entry: string): void {
+    this.#records.delete(`${sync}\u0000${entry}`);
+  }
+}
+
+/**
+ * Associations in a JSON file, written atomically on `flush` (the command flushes after every definition). A missing
+ * file starts empty with a new key; a process killed before a flush loses only what the next pass re-derives.
+ */
+export class JsonFileSyncState extends MemorySyncState {
+  readonly #path: string;
+
+  constructor(path: string) {
+    let stored: { key?: string; associations?: AssociationRecord[] } = {};
+    try {
+      stored = JSON.parse(readFileSync(path, 'utf8')) as typeof stored;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    super(stored.key ? Buffer.from(stored.key, 'base64') : randomBytes(32));
+    this.#path = path;
+    for (const record of stored.associations ?? []) this.put(record);
+  }
+
+  async flush(): Promise<void> {
+    const body = { version: 1, key: Buffer.from(this.key()).toString('base64'), associations: this.list() };
+    await writeFileAtomic(this.#path, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
+  }
+}

@@ -1,0 +1,189 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import dotenvPackage from 'dotenv';
+import { describe, expect, it } from 'vitest';
+import { createSyncEngine, JsonFileSyncState, MemoryBindingRepository, MemorySyncState, type SecretEvent, type SyncDefinition } from 'secretbind';
+import { dotenv } from '../../providers/dotenv/index.js';
+import { keepass } from '../../providers/keepass/index.js';
+import { memory } from '../../providers/memory/index.js';
+import { failure, thrown } from '../helpers.js';
+import { copyOf, MASTER } from '../providers/keepass/helpers.js';
+
+/** Two memory stores (one provider instance serves both) and an engine over them. */
+function world(definitions: SyncDefinition[], seed: Record<string, string | Record<string, string>> = {}) {
+  const source = memory({ entries: seed });
+  const destination = memory();
+  const repository = new MemoryBindingRepository().putStore({ name: 'src', type: 'memory' }).putStore({ name: 'dst', type: 'memtwo' });
+  const events: SecretEvent[] = [];
+  const state = new MemorySyncState();
+  const engine = createSyncEngine({ repository, providers: [source, { ...destination, type: 'memtwo' }], definitions, state, onEvent: (event) => events.push(event), retryBaseMs: 1 });
+  return { source, destination, engine, state, events };
+}
+
+const APPS = { 'apps/checkmk': { username: 'automation', password: 'cmk-1' }, 'apps/netbox': 'netbox-1', 'other/x': 'x' };
+
+describe('Sync: entries, prefix and map definitions', () => {
+  it('creates every entry once, then writes nothing while nothing changes, then exactly what changed', async () => {
+    const { source, destination, engine } = world([{ name: 'apps', source: 'src', prefix: 'apps/', destination: 'dst' }], APPS);
+    const first = await engine.run();
+    expect(first.map((item) => [item.entry, item.action, item.outcome, item.status])).toEqual([
+      ['secretbind/src/apps/checkmk', 'create', 'done', 'SYNCED'],
+      ['secretbind/src/apps/netbox', 'create', 'done', 'SYNCED'],
+    ]);
+    expect(destination.writes()).toBe(2);
+    const second = await engine.run();
+    expect(second.every((item) => item.action === 'unchanged')).toBe(true);
+    expect(destination.writes()).toBe(2);
+    source.rotate('apps/netbox', 'netbox-2');
+    const third = await engine.run();
+    expect(third.filter((item) => item.action === 'update').map((item) => item.entry)).toEqual(['secretbind/src/apps/netbox']);
+    expect(destination.writes()).toBe(3);
+  });
+
+  it('writes a multi-field secret as one entry (secret-path) or one entry per field (secret-key), with templates', async () => {
+    const { destination, engine } = world(
+      [
+        { name: 'whole', source: 'src', entries: ['apps/checkmk'], destination: 'dst', name_template: 'whole/{{ .SecretPath | replace "/" "_" | uppercase }}' },
+        { name: 'keys', source: 'src', entries: ['apps/checkmk'], destination: 'dst', granularity: 'secret-key', name_template: 'keys/{{ .SecretBaseName }}/{{ .SecretKey }}' },
+      ],
+      APPS,
+    );
+    const items = await engine.run();
+    expect(items.map((item) => item.entry).sort()).toEqual(['keys/checkmk/password', 'keys/checkmk/username', 'whole/APPS_CHECKMK']);
+    const listed = await destination.list!({ name: 'dst', type: 'memtwo' }, { recursive: true }, { signal: new AbortController().signal, account: undefined, emit: () => {} });
+    expect(listed.find((entry) => entry.name === 'whole/APPS_CHECKMK')?.fields).toEqual(['username', 'password']);
+  });
+
+  it('maps KEY and KEY+JSON_KEY like ksm sync: 50 keys into 5 JSON secrets is 5 writes, then none', async () => {
+    const seed: Record<string, string> = {};
+    const map: Record<string, string> = {};
+    for (let index = 0; index < 50; index++) {
+      seed[`keys/k${index}`] = `v${index}`;
+      map[`app-${index % 5}+key_${index}`] = `src:keys/k${index}`;
+    }
+    map.PLAIN = 'src:keys/k0';
+    const { destination, engine } = world([{ name: 'ksm', destination: 'dst', map }], seed);
+    const first = await engine.run();
+    expect(first.filter((item) => item.action === 'create')).toHaveLength(6);
+    expect(destination.writes()).toBe(6);
+    await engine.run();
+    expect(destination.writes()).toBe(6);
+  });
+
+  it('fails two sources that land on one name, naming each other, and writes neither', async () => {
+    const { destination, engine } = world([{ name: 'clash', source: 'src', entries: ['apps/netbox', 'other/x'], destination: 'dst', name_template: 'same/{{ .SourceName }}' }], APPS);
+    const items = await engine.run();
+    expect(items).toEqual([expect.objectContaining({ entry: 'same/src', action: 'error', code: 'REFERENCE_INVALID', reason: expect.stringContaining('apps/netbox and src:other/x') })]);
+    expect(destination.writes()).toBe(0);
+  });
+});
+
+describe('Sync: ownership, drift, deletion and failures', () => {
+  it('never overwrites an entry it does not own (CLIENT_SIDE_ERROR, ENTRY_NOT_OWNED) unless adopt', async () => {
+    const { destination, engine } = world([{ name: 'apps', source: 'src', entries: ['apps/netbox'], destination: 'dst' }], APPS);
+    destination.set('secretbind/src/apps/netbox', 'theirs');
+    const items = await engine.run();
+    expect(items[0]).toMatchObject({ action: 'not-owned', outcome: 'failed', status: 'CLIENT_SIDE_ERROR' });
+    expect((await engine.status())[0]).toMatchObject({ status: 'CLIENT_SIDE_ERROR', errorCode: 'ENTRY_NOT_OWNED' });
+    expect(destination.writes()).toBe(0);
+    const adopting = createSyncEngine({ repository: new MemoryBindingRepository().putStore({ name: 'src', type: 'memory' }).putStore({ name: 'dst', type: 'memtwo' }), providers: [memory({ entries: APPS }), { ...destination, type: 'memtwo' }], definitions: [{ name: 'apps', source: 'src', entries: ['apps/netbox'], destination: 'dst', adopt: true }] });
+    expect((await adopting.run())[0]).toMatchObject({ action: 'update', outcome: 'done', status: 'SYNCED' });
+    expect(destination.ownerOf('secretbind/src/apps/netbox')).toBe('secretbind');
+  });
+
+  it('overwrites drift by default and reports it with on_drift: report', async () => {
+    for (const onDrift of ['overwrite', 'report'] as const) {
+      const { destination, engine } = world([{ name: 'apps', source: 'src', entries: ['apps/netbox'], destination: 'dst', on_drift: onDrift }], APPS);
+      await engine.run();
+      destination.set('secretbind/src/apps/netbox', 'edited by hand'); // keeps the mark, moves the version
+      const items = await engine.run();
+      if (onDrift === 'overwrite') expect(items[0]).toMatchObject({ action: 'update', reason: expect.stringContaining('drift'), status: 'SYNCED' });
+      else expect(items[0]).toMatchObject({ action: 'conflict', status: 'CLIENT_SIDE_ERROR', code: 'CONFLICT' });
+    }
+  });
+
+  it('removes an owned destination entry whose source entry is gone (UNSYNCED), never one of a failing source', async () => {
+    const { source, destination, engine } = world([{ name: 'apps', source: 'src', prefix: 'apps/', destination: 'dst' }], APPS);
+    await engine.run();
+    source.failNext('apps/netbox', 'BACKEND_UNAVAILABLE', { times: 10 });
+    const outage = await engine.run();
+    expect(outage.find((item) => item.entry === 'secretbind/src/apps/netbox')).toMatchObject({ action: 'error', status: 'EXTERNAL_SERVICE_ERROR' });
+    expect(outage.some((item) => item.action === 'delete')).toBe(false);
+    source.failNext('apps/netbox', 'BACKEND_UNAVAILABLE', { times: 0 });
+    source.delete('apps/netbox');
+    const gone = await engine.run();
+    expect(gone.find((item) => item.entry === 'secretbind/src/apps/netbox')).toMatchObject({ action: 'delete', outcome: 'done', status: 'UNSYNCED' });
+    expect(destination.ownerOf('secretbind/src/apps/netbox')).toBeUndefined();
+    expect((await engine.status()).map((record) => record.entry)).toEqual(['secretbind/src/apps/checkmk']);
+  });
+
+  it('retries a failing destination, then reports EXTERNAL_SERVICE_ERROR, and the next pass writes it once', async () => {
+    const { destination, engine } = world([{ name: 'apps', source: 'src', entries: ['apps/netbox'], destination: 'dst' }], APPS);
+    destination.failNext('secretbind/src/apps/netbox', 'BACKEND_UNAVAILABLE', { times: 2 });
+    expect((await engine.run())[0]).toMatchObject({ outcome: 'done', status: 'SYNCED' });
+    destination.set('secretbind/src/apps/other', 'x');
+    const failing = world([{ name: 'apps', source: 'src', entries: ['apps/netbox'], destination: 'dst' }], APPS);
+    failing.destination.failNext('secretbind/src/apps/netbox', 'BACKEND_UNAVAILABLE', { times: 4 });
+    expect((await failing.engine.run())[0]).toMatchObject({ outcome: 'failed', status: 'EXTERNAL_SERVICE_ERROR', code: 'BACKEND_UNAVAILABLE' });
+    expect((await failing.engine.run())[0]).toMatchObject({ outcome: 'done', status: 'SYNCED' });
+    expect(failing.destination.writes()).toBe(1);
+  });
+
+  it('changes nothing on a dry run or a plan, and says what it would do', async () => {
+    const { destination, engine, state } = world([{ name: 'apps', source: 'src', prefix: 'apps/', destination: 'dst' }], APPS);
+    const planned = await engine.run({ dryRun: true });
+    expect(planned.map((item) => [item.action, item.outcome])).toEqual([['create', 'planned'], ['create', 'planned']]);
+    expect(await engine.plan()).toEqual(planned);
+    expect(destination.writes()).toBe(0);
+    expect(state.list()).toEqual([]);
+  });
+
+  it('never lets a value reach a plan, a status, an event or an error (canary)', async () => {
+    const canary = 'canary-sync-c0ffee';
+    const { engine, events, destination } = world([{ name: 'apps', source: 'src', entries: ['apps/canary', 'apps/theirs'], destination: 'dst' }], { 'apps/canary': { password: canary }, 'apps/theirs': canary });
+    destination.set('secretbind/src/apps/theirs', canary);
+    const texts = [JSON.stringify(await engine.plan()), JSON.stringify(await engine.run()), JSON.stringify(await engine.status()), ...events.map((event) => JSON.stringify(event)), inspect(engine, { depth: 5 })];
+    for (const text of texts) expect(text).not.toContain(canary);
+  });
+
+  it('refuses bad definitions with CONFIG_INVALID naming the place', () => {
+    const build = (definitions: unknown[]) => () => createSyncEngine({ repository: new MemoryBindingRepository(), providers: [], definitions: definitions as SyncDefinition[] });
+    expect(thrown(build([{ name: 'a', destination: 'd' }])).message).toContain('sync[0].source: required unless map is given');
+    expect(thrown(build([{ name: 'a', destination: 'd', source: 's', prefix: 'p/', name_template: '{{ .Nope }}' }])).message).toContain('sync[0].name_template');
+    expect(thrown(build([{ name: 'a', destination: 'd', map: { 'K+': 's:x' } }])).message).toContain('KEY or KEY+JSON_KEY');
+    expect(thrown(build([{ name: 'a', destination: 'd', source: 's', prefix: 'p' }, { name: 'a', destination: 'd', source: 's', prefix: 'p' }])).message).toContain('used twice');
+    expect(thrown(build([{ name: 'a', destination: 'd', source: 's', prefix: 'p', name_template: 'x/{{ .SecretKey }}' }])).message).toContain('granularity');
+  });
+});
+
+describe('Sync: a KeePass folder into a .env file, with state in a JSON file', () => {
+  it('syncs the folder, converges after the state file is lost, and writes nothing twice', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'secretbind-sync-'));
+    const envPath = join(dir, '.env');
+    writeFileSync(envPath, '# managed in part by secretbind\nKEEP=me\n');
+    const repository = new MemoryBindingRepository()
+      .putStore({ name: 'kp', type: 'keepass', kdbx_path: copyOf('kdbx4-argon2id-chacha20.kdbx'), master_password_env: 'KEEPASS_MASTER' })
+      .putStore({ name: 'env', type: 'dotenv', dotenv_path: envPath });
+    const definitions: SyncDefinition[] = [{ name: 'infra', source: 'kp', folder: 'Infrastructure', destination: 'env', name_template: '{{ .SecretBaseName | uppercase | replace "-" "_" }}' }];
+    const providers = [keepass({ env: { KEEPASS_MASTER: MASTER } }), dotenv()];
+    const statePath = join(dir, 'state.json');
+    const engine = createSyncEngine({ repository, providers, definitions, state: new JsonFileSyncState(statePath) });
+    const first = await engine.run();
+    const outcome = (items: typeof first) => Object.fromEntries(items.map((item) => [item.entry, item.outcome === 'done' ? item.action : item.code]));
+    // Titles a .env key cannot hold, and a value no .env quoting can hold, fail with their rule; the rest is written.
+    expect(outcome(first)).toEqual({ CHECKMK_PROD: 'create', NETBOX: 'create', NO_PASSWORD: 'create', CHECKMK_ALIAS: 'create', 'WEB\\#1': 'REFERENCE_INVALID', 'LDAP/BIND': 'REFERENCE_INVALID', POSTGRES_MAIN: 'CONFIG_INVALID' });
+    const parsed = dotenvPackage.parse(readFileSync(envPath, 'utf8'));
+    expect(parsed.KEEP).toBe('me');
+    expect(JSON.parse(parsed.CHECKMK_PROD!)).toMatchObject({ Password: 'Ch3ck-MK!prod#2026', UserName: 'automation' });
+    expect(readFileSync(statePath, 'utf8')).not.toContain('Ch3ck-MK');
+    // A fresh state (lost file): the engine compares values, finds them in place, writes nothing.
+    const before = readFileSync(envPath, 'utf8');
+    const again = createSyncEngine({ repository, providers, definitions, state: new JsonFileSyncState(join(dir, 'fresh.json')) });
+    const second = await again.run();
+    expect(outcome(second)).toEqual({ ...outcome(first), CHECKMK_PROD: 'unchanged', NETBOX: 'unchanged', NO_PASSWORD: 'unchanged', CHECKMK_ALIAS: 'unchanged' });
+    expect(readFileSync(envPath, 'utf8')).toBe(before);
+    expect((await failure(createSyncEngine({ repository, providers, definitions: [{ ...definitions[0]!, name: 'x' }] }).run({ only: ['nope'] }))).code).toBe('CONFIG_INVALID');
+  });
+});
