@@ -32,6 +32,8 @@ export type {
   EntrySettled,
 } from './provider.js';
 export { DEFAULT_OWNER } from './provider.js';
+export { guardWrite } from './entries.js';
+export type { ExistingEntry } from './entries.js';
 // For provider authors (the built-in providers use these too).
 export { validateStoreFields, BUILT_IN_STORE_TYPES } from './store-fields.js';
 export type { ValidateStoreOptions } from './store-fields.js';

@@ -32,6 +32,7 @@ import {
   validateStoreFields,
   WithheldError,
   checkDefinitions,
+  guardWrite,
   createJsonLinesSink,
   createSyncEngine,
   JsonFileSyncState,
@@ -184,6 +185,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     await failing(() => createSecretLog({ capacity: -1 }));
     await failing(() => parseTemplate("{{ .SecretKey }}").render({ SecretPath: CANARY }));
     await failing(() => checkDefinitions([{ name: 'a', destination: 'b' }]));
+    await failing(() => guardWrite({ what: 'Entry x', exists: true, owner: undefined, version: '1', mark: 'mark', storeType: 'memory' }, { owner: 'secretbind' }));
     const syncSource = memory({ entries: { 'apps/canary': CANARY } });
     const syncState = new JsonFileSyncState(join(dir, 'sync-state.json'));
     const engine = createSyncEngine({
@@ -212,7 +214,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     const covered = new Set([
       'createSecretResolver', 'wrapAccountLookup', 'MemoryBindingRepository', 'checkBinding', 'parseReference', 'formatReference',
       'referencePath', 'SecretbindError', 'isSecretbindError', 'formatEvent', 'encryptLocalPassword', 'decryptLocalPassword',
-      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'fileVersion', 'createSecretLog', 'createJsonLinesSink', 'readJsonLines', 'createSyncEngine', 'checkDefinitions', 'MemorySyncState', 'JsonFileSyncState', 'parseTemplate', 'settle', 'WithheldError',
+      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'fileVersion', 'createSecretLog', 'createJsonLinesSink', 'readJsonLines', 'createSyncEngine', 'checkDefinitions', 'MemorySyncState', 'JsonFileSyncState', 'parseTemplate', 'guardWrite', 'settle', 'WithheldError',
     ]);
     const functions = Object.entries(secretbind).filter(([, value]) => typeof value === 'function').map(([name]) => name);
     expect(functions.filter((name) => !covered.has(name))).toEqual([]);

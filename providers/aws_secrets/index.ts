@@ -135,6 +135,49 @@ export function awsSecrets(options: AwsSecretsOptions = {}): SecretProvider {
     }
   }
 
+  /**
+   * The secrets of many targets, each read once: the current versions 20 a batch (BatchGetSecretValue), other stages
+   * and versions one by one, and one by one from the first time the batch permission turns out to be missing.
+   */
+  async function fetchValues(store: SecretStore, targets: readonly SecretTarget[], ctx: ResolveContext): Promise<Map<string, SecretValue | SecretbindError>> {
+    const values = new Map<string, SecretValue | SecretbindError>();
+    const current = [...new Set(targets.filter((target) => !target.stage && !target.versionId).map((target) => target.secretId))];
+    let single = [...new Map(targets.filter((target) => target.stage || target.versionId).map((target) => [lookupKey(target), target])).values()];
+    const storeKey = configKey(store);
+    if (batchDenied.has(storeKey)) {
+      single = [...single, ...current.map((secretId) => ({ secretId, key: undefined }))];
+    } else {
+      for (let start = 0; start < current.length; start += BATCH_LIMIT) {
+        const chunk = current.slice(start, start + BATCH_LIMIT);
+        try {
+          const result = await send(store, (sdk) => new sdk.BatchGetSecretValueCommand({ SecretIdList: chunk }), ctx, `${chunk.length} secrets`);
+          settleBatch(chunk, result, values, store);
+          for (const secretId of chunk) {
+            const key = lookupKey({ secretId });
+            const answer = values.get(key);
+            if (isInvalidRequest(answer)) values.set(key, (await deletedOrInvalid(store, secretId, answer, ctx)) as SecretbindError);
+          }
+        } catch (error) {
+          // Denied as a whole (per-secret denials come in Errors): the batch permission is missing. Read one by one,
+          // for this chunk and every later bulk lookup.
+          if ((error as SecretbindError).code !== 'PERMISSION_DENIED') throw error;
+          batchDenied.add(storeKey);
+          ctx.emit({ level: 'warn', message: 'BatchGetSecretValue is denied; reading secrets one by one', detail: { store: store.name } });
+          single = [...single, ...current.slice(start).map((secretId) => ({ secretId, key: undefined }))];
+          break;
+        }
+      }
+    }
+    await forEachLimit(single, options.concurrency ?? 8, async (target) => {
+      try {
+        values.set(lookupKey(target), await getOne(store, target, ctx));
+      } catch (error) {
+        values.set(lookupKey(target), error as SecretbindError);
+      }
+    });
+    return values;
+  }
+
   async function getOne(store: SecretStore, target: SecretTarget, ctx: ResolveContext): Promise<SecretValue> {
     try {
       return await send(store, (sdk) => new sdk.GetSecretValueCommand({ SecretId: target.secretId, ...(target.versionId ? { VersionId: target.versionId } : { VersionStage: target.stage ?? 'AWSCURRENT' }) }), ctx, target.secretId);
@@ -171,92 +214,21 @@ export function awsSecrets(options: AwsSecretsOptions = {}): SecretProvider {
       return valueFor(await getOne(store, target, ctx), target);
     },
     async resolveMany(store, refs, ctx) {
-      const answers = new Map<string, ProviderSettled>();
       const targets = refs.map((ref) => ({ ref, target: targetOf(ref) }));
-      const values = new Map<string, SecretValue | SecretbindError>();
-      const current = targets.filter(({ target }) => !target.stage && !target.versionId).map(({ target }) => target.secretId);
-      let single = [...new Map(targets.filter(({ target }) => target.stage || target.versionId).map(({ target }) => [lookupKey(target), target])).values()];
-      const storeKey = configKey(store);
-      const distinct = [...new Set(current)];
-      if (batchDenied.has(storeKey)) {
-        single = [...single, ...distinct.map((secretId) => ({ secretId, key: undefined }))];
-      } else {
-        for (let start = 0; start < distinct.length; start += BATCH_LIMIT) {
-          const chunk = distinct.slice(start, start + BATCH_LIMIT);
-          try {
-            const result = await send(store, (sdk) => new sdk.BatchGetSecretValueCommand({ SecretIdList: chunk }), ctx, `${chunk.length} secrets`);
-            settleBatch(chunk, result, values, store);
-            for (const secretId of chunk) {
-              const key = lookupKey({ secretId });
-              const answer = values.get(key);
-              if (isInvalidRequest(answer)) values.set(key, (await deletedOrInvalid(store, secretId, answer, ctx)) as SecretbindError);
-            }
-          } catch (error) {
-            // Denied as a whole (per-secret denials come in Errors): the batch permission is missing. Read one by one,
-            // for this chunk and every later bulk lookup.
-            if ((error as SecretbindError).code !== 'PERMISSION_DENIED') throw error;
-            batchDenied.add(storeKey);
-            ctx.emit({ level: 'warn', message: 'BatchGetSecretValue is denied; reading secrets one by one', detail: { store: store.name } });
-            single = [...single, ...distinct.slice(start).map((secretId) => ({ secretId, key: undefined }))];
-            break;
-          }
-        }
-      }
-      await forEachLimit(single, options.concurrency ?? 8, async (target) => {
-        try {
-          values.set(lookupKey(target), await getOne(store, target, ctx));
-        } catch (error) {
-          values.set(lookupKey(target), error as SecretbindError);
-        }
-      });
-      for (const { ref, target } of targets) {
-        const value = values.get(lookupKey(target));
-        answers.set(
-          ref.raw,
-          await settle(() => {
-            if (value === undefined) throw new SecretbindError('BACKEND_UNAVAILABLE', `Secrets Manager gave no answer for ${target.secretId} in a batch.`, { storeType: TYPE });
-            if (value instanceof SecretbindError) throw value;
-            return valueFor(value, target);
-          }),
-        );
-      }
+      const values = await fetchValues(store, targets.map(({ target }) => target), ctx);
+      const answers = new Map<string, ProviderSettled>();
+      for (const { ref, target } of targets) answers.set(ref.raw, await settle(() => valueFor(found(values, target), target)));
       return answers;
     },
     async readEntries(store, refs, ctx) {
-      // Whole secrets: a JSON object's keys as fields, anything else as one string; 20 a batch, as for lookups.
-      const answers = new Map<string, EntrySettled>();
+      // Whole secrets: a JSON object's keys as fields, anything else as one string.
       const targets = refs.map((ref) => ({ ref, target: targetOf(ref) }));
-      const values = new Map<string, SecretValue | SecretbindError>();
-      const current = [...new Set(targets.filter(({ target }) => !target.stage && !target.versionId).map(({ target }) => target.secretId))];
-      const single = targets.filter(({ target }) => target.stage || target.versionId || batchDenied.has(configKey(store))).map(({ target }) => target);
-      if (!batchDenied.has(configKey(store))) {
-        for (let start = 0; start < current.length; start += BATCH_LIMIT) {
-          const chunk = current.slice(start, start + BATCH_LIMIT);
-          try {
-            settleBatch(chunk, await send(store, (sdk) => new sdk.BatchGetSecretValueCommand({ SecretIdList: chunk }), ctx, `${chunk.length} secrets`), values, store);
-          } catch (error) {
-            if ((error as SecretbindError).code !== 'PERMISSION_DENIED') throw error;
-            batchDenied.add(configKey(store));
-            single.push(...current.slice(start).map((secretId) => ({ secretId })));
-            break;
-          }
-        }
-      }
-      await forEachLimit(single, options.concurrency ?? 8, async (target) => {
-        try {
-          values.set(lookupKey(target), await getOne(store, target, ctx));
-        } catch (error) {
-          values.set(lookupKey(target), error as SecretbindError);
-        }
-      });
+      const values = await fetchValues(store, targets.map(({ target }) => target), ctx);
+      const answers = new Map<string, EntrySettled>();
       for (const { ref, target } of targets) {
-        const found = values.get(lookupKey(target));
-        if (found === undefined || found instanceof SecretbindError) {
-          answers.set(ref.raw, { ok: false, error: found ?? new SecretbindError('BACKEND_UNAVAILABLE', `Secrets Manager gave no answer for ${target.secretId}.`, { storeType: TYPE }) });
-          continue;
-        }
         try {
-          answers.set(ref.raw, { ok: true, value: wholeValue(found, target.secretId), ...(found.VersionId ? { version: found.VersionId } : {}) });
+          const value = found(values, target);
+          answers.set(ref.raw, { ok: true, value: wholeValue(value, target.secretId), ...(value.VersionId ? { version: value.VersionId } : {}) });
         } catch (error) {
           answers.set(ref.raw, { ok: false, error: error as SecretbindError });
         }
@@ -289,6 +261,14 @@ export function awsSecrets(options: AwsSecretsOptions = {}): SecretProvider {
       for (const pending of open) pending.then(({ client }) => client.destroy(), () => {});
     },
   };
+}
+
+/** A target's secret from fetchValues, or the error it settled with. */
+function found(values: ReadonlyMap<string, SecretValue | SecretbindError>, target: SecretTarget): SecretValue {
+  const value = values.get(lookupKey(target));
+  if (value === undefined) throw new SecretbindError('BACKEND_UNAVAILABLE', `Secrets Manager gave no answer for ${target.secretId} in a batch.`, { storeType: TYPE });
+  if (value instanceof SecretbindError) throw value;
+  return value;
 }
 
 /** What a reference asks for: `name-or-arn[?stage=S|?versionId=V][#key]`. */

@@ -6,6 +6,7 @@
 import { createHmac } from 'node:crypto';
 import {
   formatReference,
+  guardWrite,
   referencePath,
   SecretbindError,
   type EntryInfo,
@@ -148,22 +149,5 @@ function currentVersion(stages: Record<string, string[]> | undefined): string | 
 }
 
 function guard(name: string, exists: boolean, owner: string | undefined, version: string | undefined, options: { owner: string; ifVersion?: string | undefined; adopt?: boolean | undefined }): void {
-  if (options.ifVersion === 'absent') {
-    if (exists) throw new SecretbindError('CONFLICT', `Secret ${name} exists already (ifVersion "absent"): read it and decide again.`, { storeType: TYPE });
-    return;
-  }
-  if (!exists) {
-    if (options.ifVersion !== undefined) throw new SecretbindError('CONFLICT', `Secret ${name} no longer exists (expected version ${options.ifVersion}).`, { storeType: TYPE });
-    return;
-  }
-  if (owner !== options.owner && !options.adopt) {
-    throw new SecretbindError(
-      'ENTRY_NOT_OWNED',
-      `Secret ${name} ${owner === undefined ? `has no ${OWNER_TAG} tag` : `is managed by ${JSON.stringify(owner)}`}; secretbind leaves it alone. Pass adopt to take it over.`,
-      { storeType: TYPE },
-    );
-  }
-  if (options.ifVersion !== undefined && options.ifVersion !== version) {
-    throw new SecretbindError('CONFLICT', `Secret ${name}'s AWSCURRENT version is ${version ?? 'none'}, not ${options.ifVersion}: read it again.`, { storeType: TYPE });
-  }
+  guardWrite({ what: `Secret ${name}`, exists, owner, version, mark: `${OWNER_TAG} tag`, storeType: TYPE }, options);
 }

@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import {
   fileVersion,
   formatReference,
+  guardWrite,
   SecretbindError,
   settle,
   validateStoreFields,
@@ -172,21 +173,9 @@ function writableKey(name: EntryReference): string {
   return key;
 }
 
+/** The shared rules (guardWrite); a .env file's version is the whole file's. */
 function guard(key: string, current: DotenvBinding | undefined, version: string, options: { owner: string; ifVersion?: string | undefined; adopt?: boolean | undefined }): void {
-  if (options.ifVersion === 'absent') {
-    if (current) throw new SecretbindError('CONFLICT', `${key} exists already (ifVersion "absent"): read it and decide again.`, { storeType: TYPE });
-    return;
-  }
-  if (current && current.owner !== options.owner && !options.adopt) {
-    throw new SecretbindError(
-      'ENTRY_NOT_OWNED',
-      `${key} ${current.owner === undefined ? 'has no "# managed-by:" mark' : `is managed by ${JSON.stringify(current.owner)}`}; secretbind leaves it alone. Pass adopt to take it over.`,
-      { storeType: TYPE },
-    );
-  }
-  if (options.ifVersion !== undefined && options.ifVersion !== version) {
-    throw new SecretbindError('CONFLICT', `The .env file changed since version ${options.ifVersion} was read (now ${version}): read it again.`, { storeType: TYPE });
-  }
+  guardWrite({ what: key, exists: current !== undefined, owner: current?.owner, version, mark: '"# managed-by:" mark', storeType: TYPE }, options);
 }
 
 function pathOf(store: SecretStore): string {

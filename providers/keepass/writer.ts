@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type * as Kdbxweb from 'kdbxweb';
-import { fileVersion, SecretbindError, withFileLock, writeFileAtomic, type EntryReference, type EntryValue, type ProviderRemoveOptions, type ProviderWriteOptions, type WriteResult } from 'secretbind';
+import { fileVersion, guardWrite, SecretbindError, withFileLock, writeFileAtomic, type EntryReference, type EntryValue, type ProviderRemoveOptions, type ProviderWriteOptions, type WriteResult } from 'secretbind';
 import { OWNER_FIELD, sameSignature, signatureOf, type FileSignature, type KdbxwebModule, type OpenRequest } from './database.js';
 
 const TYPE = 'keepass';
@@ -160,27 +160,10 @@ function entryIn(group: Kdbxweb.KdbxGroup | undefined, title: string): Kdbxweb.K
   return matches[0];
 }
 
-/** Ownership, then the version guard; the version is the file's as this cycle read it. */
+/** The shared rules (guardWrite); the version is the file's as this cycle read it. */
 function guard(entry: Kdbxweb.KdbxEntry | undefined, where: string, options: ProviderWriteOptions | ProviderRemoveOptions, version: string): void {
-  if (options.ifVersion === 'absent') {
-    if (entry) throw new SecretbindError('CONFLICT', `KeePass entry ${where} exists already (ifVersion "absent"): read it and decide again.`, { storeType: TYPE });
-    return;
-  }
-  if (!entry) {
-    if (options.ifVersion !== undefined) throw new SecretbindError('CONFLICT', `KeePass entry ${where} no longer exists (expected version ${options.ifVersion}).`, { storeType: TYPE });
-    return;
-  }
-  const owner = text(entry.fields.get(OWNER_FIELD));
-  if (owner !== options.owner && !options.adopt) {
-    throw new SecretbindError(
-      'ENTRY_NOT_OWNED',
-      `KeePass entry ${where} ${owner === '' ? `has no ${OWNER_FIELD} field` : `belongs to owner ${JSON.stringify(owner)}`}; secretbind leaves it alone. Pass adopt to take it over.`,
-      { storeType: TYPE },
-    );
-  }
-  if (options.ifVersion !== undefined && options.ifVersion !== version) {
-    throw new SecretbindError('CONFLICT', `The KeePass file holding ${where} changed since version ${options.ifVersion} was read (now ${version}): read it again.`, { storeType: TYPE });
-  }
+  const owner = entry ? text(entry.fields.get(OWNER_FIELD)) : '';
+  guardWrite({ what: `KeePass entry ${where}`, exists: entry !== undefined, owner: owner === '' ? undefined : owner, version, mark: `${OWNER_FIELD} field`, storeType: TYPE }, options);
 }
 
 /** Applies one write; returns whether it created the entry. */

@@ -5,6 +5,7 @@
  */
 import {
   formatReference,
+  guardWrite,
   peerLoader,
   SecretbindError,
   settle,
@@ -262,21 +263,7 @@ function valueOf(secret: SecretObject, ref: EntryReference): string {
 }
 
 function guard(where: string, current: SecretObject | undefined, options: { owner: string; ifVersion?: string | undefined; adopt?: boolean | undefined }): void {
-  if (options.ifVersion === 'absent') {
-    if (current) throw new SecretbindError('CONFLICT', `${where} exists already (ifVersion "absent"): read it and decide again.`, { storeType: TYPE });
-    return;
-  }
-  if (!current) {
-    if (options.ifVersion !== undefined) throw new SecretbindError('CONFLICT', `${where} no longer exists (expected resourceVersion ${options.ifVersion}).`, { storeType: TYPE });
-    return;
-  }
-  const owner = current.metadata?.labels?.[OWNER_LABEL];
-  if (owner !== options.owner && !options.adopt) {
-    throw new SecretbindError('ENTRY_NOT_OWNED', `${where} ${owner === undefined ? `has no ${OWNER_LABEL} label` : `is managed by ${JSON.stringify(owner)}`}; secretbind leaves it alone. Pass adopt to take it over.`, { storeType: TYPE });
-  }
-  if (options.ifVersion !== undefined && options.ifVersion !== current.metadata?.resourceVersion) {
-    throw new SecretbindError('CONFLICT', `${where} is at resourceVersion ${current.metadata?.resourceVersion ?? 'unknown'}, not ${options.ifVersion}: read it again.`, { storeType: TYPE });
-  }
+  guardWrite({ what: where, exists: current !== undefined, owner: current?.metadata?.labels?.[OWNER_LABEL], version: current?.metadata?.resourceVersion, mark: `${OWNER_LABEL} label`, storeType: TYPE }, options);
 }
 
 /** The API server's answer as a code: the status, and the Status body's reason where it says more. */

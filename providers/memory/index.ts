@@ -6,6 +6,7 @@
 import {
   abortableDelay,
   formatReference,
+  guardWrite,
   parseReference,
   SecretbindError,
   settle,
@@ -254,22 +255,9 @@ export function memory(options: MemoryOptions = {}): MemoryProvider {
   return provider;
 }
 
-/** The rules every writable store applies: ownership first, then the version guard. */
+/** The shared rules (guardWrite) over a memory entry's owner and version counter. */
 function guard(path: string, current: { owner: string | undefined; version: number } | undefined, options: { owner: string; ifVersion?: string | undefined; adopt?: boolean | undefined }): void {
-  if (options.ifVersion === 'absent' && current) throw new SecretbindError('CONFLICT', `Memory entry ${JSON.stringify(path)} exists already (ifVersion "absent"): read it and decide again.`);
-  if (!current) {
-    if (options.ifVersion !== undefined && options.ifVersion !== 'absent') throw new SecretbindError('CONFLICT', `Memory entry ${JSON.stringify(path)} no longer exists (expected version ${options.ifVersion}).`);
-    return;
-  }
-  if (current.owner !== options.owner && !options.adopt) {
-    throw new SecretbindError(
-      'ENTRY_NOT_OWNED',
-      `Memory entry ${JSON.stringify(path)} ${current.owner === undefined ? 'has no owner mark' : `belongs to owner ${JSON.stringify(current.owner)}`}; secretbind leaves it alone. Pass adopt to take it over.`,
-    );
-  }
-  if (options.ifVersion !== undefined && options.ifVersion !== 'absent' && options.ifVersion !== String(current.version)) {
-    throw new SecretbindError('CONFLICT', `Memory entry ${JSON.stringify(path)} is at version ${current.version}, not ${options.ifVersion}: read it again.`);
-  }
+  guardWrite({ what: `Memory entry ${JSON.stringify(path)}`, exists: current !== undefined, owner: current?.owner, version: current === undefined ? undefined : String(current.version), mark: 'owner mark', storeType: TYPE }, options);
 }
 
 function lookup(entries: ReadonlyMap<string, MemoryEntry>, path: string, ref: EntryReference, defaultField: string): string {

@@ -6,6 +6,7 @@
  */
 import {
   formatReference,
+  guardWrite,
   SecretbindError,
   type EntryInfo,
   type EntryReference,
@@ -165,24 +166,7 @@ export async function removeSecret(session: VaultSession, store: SecretStore, re
 }
 
 function guard(name: string, exists: boolean, owner: string | undefined, version: string, options: { owner: string; ifVersion?: string | undefined; adopt?: boolean | undefined }): void {
-  if (options.ifVersion === 'absent') {
-    if (exists) throw new SecretbindError('CONFLICT', `Vault secret ${name} exists already (ifVersion "absent"): read it and decide again.`, { storeType: TYPE });
-    return;
-  }
-  if (!exists) {
-    if (options.ifVersion !== undefined) throw new SecretbindError('CONFLICT', `Vault secret ${name} no longer exists (expected version ${options.ifVersion}).`, { storeType: TYPE });
-    return;
-  }
-  if (owner !== options.owner && !options.adopt) {
-    throw new SecretbindError(
-      'ENTRY_NOT_OWNED',
-      `Vault secret ${name} ${owner === undefined ? `has no ${OWNER_KEY} custom metadata` : `is managed by ${JSON.stringify(owner)}`}; secretbind leaves it alone. Pass adopt to take it over.`,
-      { storeType: TYPE },
-    );
-  }
-  if (options.ifVersion !== undefined && options.ifVersion !== version) {
-    throw new SecretbindError('CONFLICT', `Vault secret ${name} is at version ${version}, not ${options.ifVersion}: read it again.`, { storeType: TYPE });
-  }
+  guardWrite({ what: `Vault secret ${name}`, exists, owner, version, mark: `${OWNER_KEY} custom metadata`, storeType: TYPE }, options);
 }
 
 function isCasMismatch(error: unknown): boolean {

@@ -4,7 +4,8 @@
  */
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSecretResolver, formatEvent, MemoryBindingRepository, SecretbindError, type SecretEvent, type SecretProvider, type SecretStore } from 'secretbind';
+import { createSecretResolver, formatEvent, MemoryBindingRepository, type SecretEvent, type SecretProvider, type SecretStore } from 'secretbind';
+import { failure } from '../helpers.js';
 
 export interface WritableFixture {
   provider: SecretProvider;
@@ -56,15 +57,6 @@ export function describeWritableProvider(options: { name: string; setup: () => P
       return createSecretResolver({ repository, providers: [fixture.provider], cryptographyKey: [], onEvent: (event) => events.push(event), timeoutMs: 20_000 });
     }
 
-    async function failureOf(promise: Promise<unknown>): Promise<SecretbindError> {
-      const outcome = await promise.then(
-        () => undefined,
-        (error: unknown) => error,
-      );
-      expect(outcome).toBeInstanceOf(SecretbindError);
-      return outcome as SecretbindError;
-    }
-
     async function read(entry: string): Promise<string | null> {
       return resolver({ reader: entry }).resolvePassword({ name: 'reader' });
     }
@@ -97,10 +89,10 @@ export function describeWritableProvider(options: { name: string; setup: () => P
         const entry = fresh();
         const first = await resolver().writeEntry(fixture.store.name, entry, 'v1');
         const second = await resolver().writeEntry(fixture.store.name, entry, 'v2', { ifVersion: first.version });
-        const error = await failureOf(resolver().writeEntry(fixture.store.name, entry, 'v3', { ifVersion: first.version }));
+        const error = await failure(resolver().writeEntry(fixture.store.name, entry, 'v3', { ifVersion: first.version }));
         expect(error).toMatchObject({ code: 'CONFLICT', retryable: true, store: fixture.store.name });
         expect(await read(entry)).toBe('v2');
-        expect((await failureOf(resolver().writeEntry(fixture.store.name, entry, 'v4', { ifVersion: 'absent' }))).code).toBe('CONFLICT');
+        expect((await failure(resolver().writeEntry(fixture.store.name, entry, 'v4', { ifVersion: 'absent' }))).code).toBe('CONFLICT');
         await resolver().writeEntry(fixture.store.name, entry, 'v5', { ifVersion: second.version });
         expect(await read(entry)).toBe('v5');
         const created = await resolver().writeEntry(fixture.store.name, fresh(), 'new', { ifVersion: 'absent' });
@@ -109,7 +101,7 @@ export function describeWritableProvider(options: { name: string; setup: () => P
     } else {
       it('refuses ifVersion with OPERATION_UNSUPPORTED', async () => {
         const entry = fresh();
-        const error = await failureOf(resolver().writeEntry(fixture.store.name, entry, 'v1', { ifVersion: '1' }));
+        const error = await failure(resolver().writeEntry(fixture.store.name, entry, 'v1', { ifVersion: '1' }));
         expect(error.code).toBe('OPERATION_UNSUPPORTED');
       });
     }
@@ -117,10 +109,10 @@ export function describeWritableProvider(options: { name: string; setup: () => P
     it('never overwrites or removes an entry without the owner mark (ENTRY_NOT_OWNED), and adopt takes it over', async () => {
       const entry = fresh();
       await fixture.seedForeign(entry, 'theirs');
-      const refused = await failureOf(resolver().writeEntry(fixture.store.name, entry, 'ours'));
+      const refused = await failure(resolver().writeEntry(fixture.store.name, entry, 'ours'));
       expect(refused.code).toBe('ENTRY_NOT_OWNED');
       expect(refused.message).toMatch(/adopt/);
-      expect((await failureOf(resolver().removeEntry(fixture.store.name, entry))).code).toBe('ENTRY_NOT_OWNED');
+      expect((await failure(resolver().removeEntry(fixture.store.name, entry))).code).toBe('ENTRY_NOT_OWNED');
       expect(await read(entry)).toBe('theirs');
       const listed = await resolver().listEntries(fixture.store.name, { prefix: fixture.prefix, metadata: true });
       expect(listed.find((info) => info.name === entry)?.owned).toBe(false);
@@ -134,7 +126,7 @@ export function describeWritableProvider(options: { name: string; setup: () => P
     it("refuses another owner's entry", async () => {
       const entry = fresh();
       await resolver().writeEntry(fixture.store.name, entry, 'team-a', { owner: 'team-a' });
-      expect((await failureOf(resolver().writeEntry(fixture.store.name, entry, 'team-b', { owner: 'team-b' }))).code).toBe('ENTRY_NOT_OWNED');
+      expect((await failure(resolver().writeEntry(fixture.store.name, entry, 'team-b', { owner: 'team-b' }))).code).toBe('ENTRY_NOT_OWNED');
       expect(await read(entry)).toBe('team-a');
     });
 
@@ -142,8 +134,8 @@ export function describeWritableProvider(options: { name: string; setup: () => P
       const entry = fresh();
       await resolver().writeEntry(fixture.store.name, entry, 'doomed');
       await resolver().removeEntry(fixture.store.name, entry, { force: true });
-      expect((await failureOf(read(entry))).code).toBe('ENTRY_NOT_FOUND');
-      expect((await failureOf(resolver().removeEntry(fixture.store.name, entry, { force: true }))).code).toBe('ENTRY_NOT_FOUND');
+      expect((await failure(read(entry))).code).toBe('ENTRY_NOT_FOUND');
+      expect((await failure(resolver().removeEntry(fixture.store.name, entry, { force: true }))).code).toBe('ENTRY_NOT_FOUND');
     });
 
     it(`lists past one page (${capabilities.pageSize || 'no'} entries a page)`, async () => {
@@ -170,7 +162,7 @@ export function describeWritableProvider(options: { name: string; setup: () => P
 
     it("refuses names outside the store's rules with REFERENCE_INVALID naming the rule, before any call", async () => {
       for (const [entry, rule] of fixture.invalidNames) {
-        const error = await failureOf(resolver().writeEntry(fixture.store.name, entry, 'x'));
+        const error = await failure(resolver().writeEntry(fixture.store.name, entry, 'x'));
         expect(error.code, entry).toBe('REFERENCE_INVALID');
         expect(error.message, entry).toContain(rule);
       }
@@ -192,9 +184,9 @@ export function describeWritableProvider(options: { name: string; setup: () => P
       const before = events.length;
       await resolver().writeEntry(fixture.store.name, entry, CANARY);
       const errors = [
-        await failureOf(resolver().writeEntry(fixture.store.name, entry, CANARY, { owner: 'someone-else' })),
-        await failureOf(resolver().writeEntry(fixture.store.name, `${entry}#field`, CANARY)),
-        await failureOf(resolver().writeEntry(fixture.store.name, entry, { password: CANARY, port: 8443 } as unknown as Record<string, string>)),
+        await failure(resolver().writeEntry(fixture.store.name, entry, CANARY, { owner: 'someone-else' })),
+        await failure(resolver().writeEntry(fixture.store.name, `${entry}#field`, CANARY)),
+        await failure(resolver().writeEntry(fixture.store.name, entry, { password: CANARY, port: 8443 } as unknown as Record<string, string>)),
       ];
       const listed = await resolver().listEntries(fixture.store.name);
       const texts = [
