@@ -111,7 +111,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     const key = await state.key();
     const items: SyncItem[] = [];
     for (const definition of await selected(runOptions.only)) {
-      const planned = await planDefinition(engine, definition, state, key);
+      const planned = await planDefinition(engine, definition, state, key, retrying);
       if (apply) {
         for (const item of planned.items) items.push(await carryOut(item, planned.desired.get(item.entry), planned.listed.get(item.entry), definition, planned.records.get(item.entry)));
         await state.flush?.();
@@ -221,7 +221,10 @@ interface PlannedDefinition {
   records: Map<string, AssociationRecord>;
 }
 
-async function planDefinition(engine: Engine, definition: CheckedDefinition, state: SyncStateRepository, key: Uint8Array): Promise<PlannedDefinition> {
+/** Runs a store call again while it fails with a retryable error, within the pass's budget. */
+type Retry = <T>(call: () => Promise<T>) => Promise<T>;
+
+async function planDefinition(engine: Engine, definition: CheckedDefinition, state: SyncStateRepository, key: Uint8Array, retry: Retry): Promise<PlannedDefinition> {
   const records = new Map((await state.list(definition.name)).map((record) => [record.entry, record]));
   const base = { sync: definition.name, destination: definition.destination };
   const items: SyncItem[] = [];
@@ -233,7 +236,7 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
   // 1. What the sources hold. A source that fails is never read as "deleted": its associations only fail this pass.
   let gathered: Gathered;
   try {
-    gathered = await gather(engine, definition, key);
+    gathered = await gather(engine, definition, key, retry);
   } catch (error) {
     return { items: [...records.keys()].map((entry) => fail(entry, error)), desired: new Map(), listed: new Map(), records };
   }
@@ -257,7 +260,7 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
   let listed: Map<string, EntryInfo>;
   try {
     const prefix = definition.template.fixedPrefix;
-    listed = new Map((await listEntries(engine, definition.destination, { recursive: true, metadata: true, ...(prefix ? { prefix } : {}) })).map((info) => [info.name, info]));
+    listed = new Map((await retry(() => listEntries(engine, definition.destination, { recursive: true, metadata: true, ...(prefix ? { prefix } : {}) }))).map((info) => [info.name, info]));
   } catch (error) {
     return { items: [...items, ...[...desired.keys()].map((entry) => fail(entry, error))], desired, listed: new Map(), records };
   }
@@ -277,7 +280,7 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
       items.push({ ...about, action: 'update', reason: 'the source changed' });
     } else {
       // The destination moved since secretbind wrote it (or no record says what it wrote): look at its value.
-      const current = await readWhole(engine, definition.destination, [entryReference(entry)]).catch(() => undefined);
+      const current = await retry(() => readWhole(engine, definition.destination, [entryReference(entry)])).catch(() => undefined);
       const answer = current?.get(entryReference(entry).raw);
       const currentHmac = answer?.ok ? hmacOf(key, answer.value) : undefined;
       // A store of single values holds an object as its JSON text: that is the same value.
@@ -312,7 +315,7 @@ interface Gathered {
 }
 
 /** The entries a definition wants in its destination, from its sources. Throws when a source cannot be listed. */
-async function gather(engine: Engine, definition: CheckedDefinition, key: Uint8Array): Promise<Gathered> {
+async function gather(engine: Engine, definition: CheckedDefinition, key: Uint8Array, retry: Retry): Promise<Gathered> {
   const { store: destination } = await engine.storeFor(definition.destination);
   const desired: Desired[] = [];
   const failures: Gathered['failures'] = [];
@@ -326,7 +329,7 @@ async function gather(engine: Engine, definition: CheckedDefinition, key: Uint8A
       let gone = false;
       for (const part of parts) {
         const ref = parseReference(part.reference);
-        const answer = (await readFields(engine, part.store, [ref])).get(ref.raw);
+        const answer = (await retry(() => readFields(engine, part.store, [ref]))).get(ref.raw);
         if (answer?.ok) values[part.jsonKey ?? ''] = answer.value;
         else if (failed(answer?.error)) problem ??= answer?.error;
         else gone = true;
@@ -347,10 +350,10 @@ async function gather(engine: Engine, definition: CheckedDefinition, key: Uint8A
   if (definition.entries) sourceEntries = [...definition.entries];
   else {
     const prefix = definition.folder !== undefined ? (definition.folder.endsWith('/') ? definition.folder : `${definition.folder}/`) : definition.prefix!;
-    sourceEntries = (await listEntries(engine, sourceName, { prefix, recursive: true })).map((info) => info.name);
+    sourceEntries = (await retry(() => listEntries(engine, sourceName, { prefix, recursive: true }))).map((info) => info.name);
   }
   const refs = sourceEntries.map((entry) => parseReference(entry));
-  const answers = await readWhole(engine, sourceName, refs);
+  const answers = await retry(() => readWhole(engine, sourceName, refs));
   for (const ref of refs) {
     const answer = answers.get(ref.raw) ?? { ok: false as const, error: new SecretbindError('BACKEND_UNAVAILABLE', `No answer for ${ref.raw}.`) };
     const common: TemplateValues = { SourceName: source.name, SourceType: source.type, SecretPath: referencePath(ref), SecretBaseName: ref.segments.at(-1)!, ...(source.type === 'vault' ? { MountPath: typeof source.vault_mount_point === 'string' ? source.vault_mount_point : 'secret' } : {}) };
