@@ -123,6 +123,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   }
 
   async function carryOut(item: SyncItem, desired: Desired | undefined, existing: EntryInfo | undefined, definition: CheckedDefinition, record: AssociationRecord | undefined): Promise<SyncItem> {
+    // Only the listing's version is kept (as the destination version of an unchanged entry).
     const now = new Date().toISOString();
     const base = { sync: item.sync, destination: item.destination, entry: item.entry, ...(item.source ? { source: item.source } : {}), ...(item.sourceEntry ? { sourceEntry: item.sourceEntry } : {}) };
     const keep = async (status: SyncStatus, extra: Partial<AssociationRecord> = {}): Promise<void> => {
@@ -140,7 +141,9 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
             writeEntry(engine, definition.destination, item.entry, desired!.value, {
               owner: DEFAULT_OWNER,
               ...(definition.adopt ? { adopt: true } : {}),
-              ...(item.action === 'create' ? { ifVersion: 'absent' } : existing?.version ? { ifVersion: existing.version } : {}),
+              // A create must stay a create. An update carries no version: a file store's version is the whole
+              // file's, which the pass's own earlier writes move; each provider guards its read-modify-write itself.
+              ...(item.action === 'create' ? { ifVersion: 'absent' } : {}),
             }),
           );
           await keep('SYNCED', { destinationVersion: result.version, valueHmac: desired!.hmac, errorCode: undefined });

@@ -187,3 +187,22 @@ describe('Sync: a KeePass folder into a .env file, with state in a JSON file', (
     expect((await failure(createSyncEngine({ repository, providers, definitions: [{ ...definitions[0]!, name: 'x' }] }).run({ only: ['nope'] }))).code).toBe('CONFIG_INVALID');
   });
 });
+
+describe('Sync: several updates to a store whose version is the whole file', () => {
+  it('updates every changed entry of a .env destination in one pass (regression: a stale file version made all but the first CONFLICT)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'secretbind-sync-'));
+    writeFileSync(join(dir, 'dest.env'), '');
+    const source = memory({ entries: { 'a/one': '1', 'a/two': '2', 'a/three': '3' } });
+    const repository = new MemoryBindingRepository().putStore({ name: 'src', type: 'memory' }).putStore({ name: 'env', type: 'dotenv', dotenv_path: join(dir, 'dest.env') });
+    const engine = createSyncEngine({ repository, providers: [source, dotenv()], definitions: [{ name: 'env', source: 'src', prefix: 'a/', destination: 'env', name_template: 'K_{{ .SecretBaseName | uppercase }}' }] });
+    await engine.run();
+    for (const name of ['one', 'two', 'three']) source.rotate(`a/${name}`, `${name}-rotated`);
+    const items = await engine.run();
+    expect(items.map((item) => [item.entry, item.action, item.outcome])).toEqual([
+      ['K_ONE', 'update', 'done'],
+      ['K_THREE', 'update', 'done'],
+      ['K_TWO', 'update', 'done'],
+    ]);
+    expect(dotenvPackage.parse(readFileSync(join(dir, 'dest.env'), 'utf8'))).toEqual({ K_ONE: 'one-rotated', K_TWO: 'two-rotated', K_THREE: 'three-rotated' });
+  });
+});
