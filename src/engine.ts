@@ -49,6 +49,8 @@ export class Engine implements CallHost {
   readonly #references = new LRUCache<string, EntryReference | SecretbindError>({ max: REFERENCE_CACHE_SIZE });
   readonly #validStores = new WeakSet<SecretStore>();
   readonly #credentialVariables = new Set<string>(['CRYPTOGRAPHY_KEY']);
+  // Stores whose *_env fields were noted: once per store record, not once per lookup.
+  readonly #notedStores = new WeakSet<SecretStore>();
 
   constructor(options: EngineOptions) {
     this.repository = options.repository;
@@ -83,6 +85,8 @@ export class Engine implements CallHost {
   }
 
   #noteStore(store: SecretStore): void {
+    if (this.#notedStores.has(store)) return;
+    this.#notedStores.add(store);
     for (const [field, value] of Object.entries(store)) {
       if (field.endsWith('_env') && typeof value === 'string') this.#credentialVariables.add(value);
     }
@@ -117,7 +121,7 @@ export class Engine implements CallHost {
       });
     }
     if (store.enabled === false) return { kind: 'local', reason: 'store disabled', binding, store };
-    if (!this.#validStores.has(store)) this.#noteStore(store);
+    this.#noteStore(store);
     const provider = this.providers.get(store.type);
     if (!provider) throw notRegistered(store, account.name);
     this.#validate(provider, store, account.name);

@@ -433,7 +433,8 @@ export class DatabaseIndex {
 
 const REFERENCE_FIELDS: Record<string, string> = { T: 'Title', U: 'UserName', P: 'Password', A: 'URL', N: 'Notes' };
 
-function fieldText(value: string | Kdbxweb.ProtectedValue | undefined): string {
+/** A field's text, protected or not; an absent field is the empty string. */
+export function fieldText(value: string | Kdbxweb.ProtectedValue | undefined): string {
   if (value === undefined) return '';
   return typeof value === 'string' ? value : value.getText();
 }

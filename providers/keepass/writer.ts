@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type * as Kdbxweb from 'kdbxweb';
 import { fileVersion, guardWrite, SecretbindError, withFileLock, writeFileAtomic, type EntryReference, type EntryValue, type ProviderRemoveOptions, type ProviderWriteOptions, type WriteResult } from 'secretbind';
-import { OWNER_FIELD, sameSignature, signatureOf, type FileSignature, type KdbxwebModule, type OpenRequest } from './database.js';
+import { fieldText, OWNER_FIELD, sameSignature, signatureOf, type FileSignature, type KdbxwebModule, type OpenRequest } from './database.js';
 
 const TYPE = 'keepass';
 const STANDARD = new Map([
@@ -155,14 +155,14 @@ function groupAt(db: Kdbxweb.Kdbx, names: readonly string[], create: boolean): K
 
 function entryIn(group: Kdbxweb.KdbxGroup | undefined, title: string): Kdbxweb.KdbxEntry | undefined {
   if (!group) return undefined;
-  const matches = group.entries.filter((entry) => text(entry.fields.get('Title')) === title);
+  const matches = group.entries.filter((entry) => fieldText(entry.fields.get('Title')) === title);
   if (matches.length > 1) throw new SecretbindError('ENTRY_AMBIGUOUS', `Several KeePass entries are titled ${JSON.stringify(title)} in ${group.name ?? 'the root'}; rename one.`, { storeType: TYPE });
   return matches[0];
 }
 
 /** The shared rules (guardWrite); the version is the file's as this cycle read it. */
 function guard(entry: Kdbxweb.KdbxEntry | undefined, where: string, options: ProviderWriteOptions | ProviderRemoveOptions, version: string): void {
-  const owner = entry ? text(entry.fields.get(OWNER_FIELD)) : '';
+  const owner = entry ? fieldText(entry.fields.get(OWNER_FIELD)) : '';
   guardWrite({ what: `KeePass entry ${where}`, exists: entry !== undefined, owner: owner === '' ? undefined : owner, version, mark: `${OWNER_FIELD} field`, storeType: TYPE }, options);
 }
 
@@ -211,11 +211,6 @@ function removeOne(db: Kdbxweb.Kdbx, operation: Operation, version: string): boo
   guard(entry, where, operation.options, version);
   db.remove(entry); // into the recycle bin where the database has one enabled, as KeePass does
   return false;
-}
-
-function text(value: string | Kdbxweb.ProtectedValue | undefined): string {
-  if (value === undefined) return '';
-  return typeof value === 'string' ? value : value.getText();
 }
 
 function isTimeout(error: unknown): boolean {

@@ -283,8 +283,8 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
       items.push({ ...about, action: 'update', reason: 'the source changed' });
     } else {
       // The destination moved since secretbind wrote it (or no record says what it wrote): look at its value.
-      const current = await retry(() => readWhole(engine, definition.destination, [entryReference(entry)])).catch(() => undefined);
-      const answer = current?.get(entryReference(entry).raw);
+      const current = await retry(() => readWhole(engine, definition.destination, [parseReference(entry)])).catch(() => undefined);
+      const answer = current?.get(parseReference(entry).raw);
       const currentHmac = answer?.ok ? hmacOf(key, answer.value) : undefined;
       // A store of single values holds an object as its JSON text: that is the same value.
       const inPlace = currentHmac === want.hmac || (answer?.ok === true && typeof answer.value === 'string' && typeof want.value === 'object' && currentHmac === hmacOf(key, JSON.stringify(want.value)));
@@ -379,10 +379,6 @@ function entryName(rendered: string): string {
   const segments = rendered.split('/');
   if (segments.some((segment) => segment === '')) throw new SecretbindError('REFERENCE_INVALID', `The name template made ${JSON.stringify(rendered)}, which has an empty path segment.`);
   return formatReference(segments);
-}
-
-function entryReference(entry: string): EntryReference {
-  return parseReference(entry);
 }
 
 /** Whole entries of a store: `readEntries` where the provider has it, else the reference's default field. */
