@@ -236,6 +236,11 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
     return { ...base, entry, action: 'error', reason: failure.message, code: failure.code, ...extra };
   };
 
+  // The destination's listing does not depend on the sources: it runs while they are read.
+  const prefix = definition.template.fixedPrefix;
+  const listing = retry(() => listEntries(engine, definition.destination, { recursive: true, metadata: true, ...(prefix ? { prefix } : {}) }));
+  listing.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
+
   // 1. What the sources hold. A source that fails is never read as "deleted": its associations only fail this pass.
   let gathered: Gathered;
   try {
@@ -262,8 +267,7 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
   // 3. What the destination holds (one listing, with owners and versions).
   let listed: Map<string, EntryInfo>;
   try {
-    const prefix = definition.template.fixedPrefix;
-    listed = new Map((await retry(() => listEntries(engine, definition.destination, { recursive: true, metadata: true, ...(prefix ? { prefix } : {}) }))).map((info) => [info.name, info]));
+    listed = new Map((await listing).map((info) => [info.name, info]));
   } catch (error) {
     return { items: [...items, ...[...desired.keys()].map((entry) => fail(entry, error))], desired, listed: new Map(), records };
   }

@@ -36,7 +36,7 @@ export async function benchSync(): Promise<void> {
     const providers = [vaultProvider, awsSecrets({ credentials: CREDENTIALS }), dotenv()];
     const definitions = [
       { name: 'to-aws', source: 'central-vault', prefix: 'apps/', destination: 'prod-aws', name_template: 'sync/{{ .SecretBaseName }}' },
-      { name: 'to-env', source: 'central-vault', prefix: 'apps/', destination: 'app-env', name_template: '{{ .SecretBaseName | uppercase | replace "-" "_" }}', granularity: 'secret-key' as const },
+      { name: 'to-env', source: 'central-vault', prefix: 'apps/', destination: 'app-env', name_template: '{{ .SecretBaseName | uppercase | replace "-" "_" }}_{{ .SecretKey | uppercase }}', granularity: 'secret-key' as const },
     ];
     const engine = createSyncEngine({ repository, providers, definitions, state: new MemorySyncState(), timeoutMs: 120_000 });
     const awsWrites = () => aws.count('CreateSecret') + aws.count('PutSecretValue');
