@@ -24,12 +24,14 @@ import { awsSecrets } from '../providers/aws_secrets/index.js';
 import { envvar } from '../providers/envvar/index.js';
 import type { Argon2Function } from '../providers/keepass/argon2.js';
 import { keepass } from '../providers/keepass/index.js';
+import { kubernetes } from '../providers/kubernetes/index.js';
 import { lastpass } from '../providers/lastpass/index.js';
 import { memory } from '../providers/memory/index.js';
 import { vault } from '../providers/vault/index.js';
 import { failure, thrown } from './helpers.js';
 import { CREDENTIALS, awsWorld } from './providers/aws_secrets/world.js';
 import { copyOf, fixture, kdbxweb, MASTER, variantOf } from './providers/keepass/helpers.js';
+import { start as startKubernetes } from './servers/kubernetes/index.js';
 import { world as vaultWorld, type World } from './providers/vault/world.js';
 
 const VALUE = 'Ch3ck-MK!prod#2026';
@@ -117,6 +119,28 @@ describe('Security review 1: a Vault reference cannot escape its mount', () => {
       await resolver.close();
       await fuzzResolver.close();
     }
+  });
+
+  it('keeps every Kubernetes request on /api/v1/namespaces/<namespace>/secrets/<name> for traversal references (fuzz)', async () => {
+    const server = await startKubernetes();
+    cleanups.push(() => server.stop());
+    const kubeconfig = server.kubeconfig(join(mkdtempSync(join(tmpdir(), 'secretbind-kube-fuzz-')), 'config'));
+    const store: SecretStore = { name: 'cluster', type: 'kubernetes', kubeconfig_path: kubeconfig };
+    const repository = new MemoryBindingRepository().putStore(store);
+    const resolver = createSecretResolver({ repository, providers: [kubernetes()], cryptographyKey: [] });
+    const piece = fc.constantFrom('..', '.', '%2e%2e', '%2E.', '\\\\..', 'apps', 'db', 'api', 'v1', 'namespaces', '%2f', 'a b');
+    let account = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { minLength: 1, maxLength: 4 }), async (pieces) => {
+        const name = `fuzz-${account++}`;
+        repository.putBinding({ account: name, store: 'cluster', entry: `${pieces.join('/')}#password` });
+        const before = server.requests.length;
+        await resolver.resolvePassword({ name }).catch((error: unknown) => expect(error).toBeInstanceOf(SecretbindError));
+        for (const request of server.requests.slice(before)) expect(request.path, request.path).toMatch(/^\/api\/v1\/namespaces\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/secrets\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
+      }),
+      { numRuns: 100 },
+    );
+    await resolver.close();
   });
 
   it('sends AWS secret ids in the request body only, never as a path (fuzz)', async () => {
