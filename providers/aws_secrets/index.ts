@@ -20,7 +20,7 @@ import {
 } from 'secretbind';
 import { randomBytes } from 'node:crypto';
 import { deletedSecret, isInvalidRequest, mapError } from './errors.js';
-import { listSecrets, removeSecret, writeSecret, type Send } from './writes.js';
+import { listSecrets, removeSecret, writeSecret, type Send, type WriteCommands } from './writes.js';
 
 export interface AwsSecretsOptions {
   /** Credentials to use instead of the store's profile, role or the SDK's default chain (an identity or a provider). */
@@ -36,16 +36,9 @@ export interface AwsSecretsOptions {
 }
 
 /** The parts of the SDK this provider uses. */
-interface SdkModule {
+interface SdkModule extends WriteCommands {
   SecretsManagerClient: new (config: Record<string, unknown>) => SdkClient;
-  GetSecretValueCommand: new (input: Record<string, unknown>) => unknown;
   BatchGetSecretValueCommand: new (input: Record<string, unknown>) => unknown;
-  ListSecretsCommand: new (input: Record<string, unknown>) => unknown;
-  DescribeSecretCommand: new (input: Record<string, unknown>) => unknown;
-  CreateSecretCommand: new (input: Record<string, unknown>) => unknown;
-  PutSecretValueCommand: new (input: Record<string, unknown>) => unknown;
-  TagResourceCommand: new (input: Record<string, unknown>) => unknown;
-  DeleteSecretCommand: new (input: Record<string, unknown>) => unknown;
 }
 interface SdkClient {
   send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<Record<string, unknown>>;

@@ -6,6 +6,7 @@
  */
 import {
   formatReference,
+  guardWrite,
   referencePath,
   SecretbindError,
   type EntryInfo,
@@ -82,15 +83,7 @@ export async function writeEntry(lpass: Lpass, ref: EntryReference, value: Entry
   }
   const fields = fieldsOf(value, name);
   const existing = await findOne(lpass, name, ctx);
-  if (existing && options.ifVersion === 'absent') throw new SecretbindError('CONFLICT', `LastPass entry ${JSON.stringify(name)} exists already (ifVersion "absent").`, { storeType: TYPE });
-  const owner = existing ? ownerOf(existing.note) : undefined;
-  if (existing && owner !== options.owner && !options.adopt) {
-    throw new SecretbindError(
-      'ENTRY_NOT_OWNED',
-      `LastPass entry ${JSON.stringify(name)} ${owner === undefined ? 'has no "managed-by:" line in its notes' : `is managed by ${JSON.stringify(owner)}`}; secretbind leaves it alone. Pass adopt to take it over.`,
-      { storeType: TYPE },
-    );
-  }
+  guard(name, existing, options);
   const baseNote = fields.notes ?? (existing ? withoutMark(existing.note) : '');
   const note = `${baseNote ? `${baseNote}\n` : ''}managed-by: ${options.owner}`;
   // The mark goes first (with the notes): a crash after it leaves an owned entry that the next write completes.
@@ -116,12 +109,7 @@ export async function removeEntry(lpass: Lpass, ref: EntryReference, options: Pr
   }
   const existing = await findOne(lpass, name, ctx);
   if (!existing) throw new SecretbindError('ENTRY_NOT_FOUND', `No LastPass entry named ${JSON.stringify(name)} (matched by id, name or full name).`, { storeType: TYPE });
-  const owner = ownerOf(existing.note);
-  if (owner !== options.owner && !options.adopt) {
-    throw new SecretbindError('ENTRY_NOT_OWNED', `LastPass entry ${JSON.stringify(name)} ${owner === undefined ? 'has no "managed-by:" line in its notes' : `is managed by ${JSON.stringify(owner)}`}; secretbind leaves it alone. Pass adopt to take it over.`, {
-      storeType: TYPE,
-    });
-  }
+  guard(name, existing, options);
   const { stderr, exitCode } = await lpass.run(['rm', lpass.sync, '--color=never', '--', existing.id], ctx);
   if (exitCode !== 0) throw lpass.failure(stderr, exitCode, name);
 }
@@ -177,6 +165,11 @@ function parseJson(stdout: string): JsonEntry[] {
     // Never echo the output: it holds passwords.
     throw new SecretbindError('BACKEND_UNAVAILABLE', 'lpass show --json printed something that is not JSON; is this lpass 1.3 or later?', { storeType: TYPE });
   }
+}
+
+/** The shared rules (guardWrite); lpass has no version, so only 'absent' and ownership apply here. */
+function guard(name: string, existing: JsonEntry | undefined, options: { owner: string; ifVersion?: string | undefined; adopt?: boolean | undefined }): void {
+  guardWrite({ what: `LastPass entry ${JSON.stringify(name)}`, exists: existing !== undefined, owner: existing ? ownerOf(existing.note) : undefined, version: undefined, mark: '"managed-by:" line in its notes', storeType: TYPE }, options);
 }
 
 function ownerOf(note: string): string | undefined {

@@ -123,7 +123,6 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   }
 
   async function carryOut(item: SyncItem, desired: Desired | undefined, existing: EntryInfo | undefined, definition: CheckedDefinition, record: AssociationRecord | undefined): Promise<SyncItem> {
-    // Only the listing's version is kept (as the destination version of an unchanged entry).
     const now = new Date().toISOString();
     const base = { sync: item.sync, destination: item.destination, entry: item.entry, ...(item.source ? { source: item.source } : {}), ...(item.sourceEntry ? { sourceEntry: item.sourceEntry } : {}) };
     const keep = async (status: SyncStatus, extra: Partial<AssociationRecord> = {}): Promise<void> => {
