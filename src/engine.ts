@@ -8,6 +8,7 @@ import { decryptTextWithKeys, parseFernetKeys, type FernetKeyInput } from './fer
 import type { ProviderSettled, ProviderValue, ResolveContext, SecretProvider } from './provider.js';
 import { parseReference, type EntryReference } from './reference.js';
 import { BUILT_IN_STORE_TYPES } from './store-fields.js';
+import { hasStoreRefs, StoreRefs } from './store-refs.js';
 
 /**
  * The resolver's internals, shared by single, bulk and inspection paths: binding lookup, provider calls
@@ -51,6 +52,10 @@ export class Engine implements CallHost {
   readonly #credentialVariables = new Set<string>(['CRYPTOGRAPHY_KEY']);
   // Stores whose *_env fields were noted: once per store record, not once per lookup.
   readonly #notedStores = new WeakSet<SecretStore>();
+  readonly #storeRefs = new StoreRefs({
+    readEntry: (storeName, reference, chain) => this.#readForStore(storeName, reference, chain),
+    warn: (store, message, detail) => this.emit({ source: 'Secrets', kind: 'provider', level: 'warn', store: store.name, storeType: store.type, message, detail }),
+  });
 
   constructor(options: EngineOptions) {
     this.repository = options.repository;
@@ -109,7 +114,37 @@ export class Engine implements CallHost {
     if (!binding) return { kind: 'local', reason: 'no binding' };
     if (binding.enabled === false) return { kind: 'local', reason: 'binding disabled', binding };
     const store = this.repository.findStore(binding.store);
-    return isPromise(store) ? store.then((found) => this.planStore(account, binding, found)) : this.planStore(account, binding, store);
+    return isPromise(store) ? store.then((found) => this.#planFilled(account, binding, found)) : this.#planFilled(account, binding, store);
+  }
+
+  /** {@link planStore}, with the store's `<field>_ref` fields read from their stores. */
+  #planFilled(account: Account, binding: AccountBinding, store: SecretStore | undefined): Plan | Promise<Plan> {
+    const plan = this.planStore(account, binding, store);
+    if (plan.kind !== 'store' || !hasStoreRefs(plan.store)) return plan;
+    return this.#storeRefs.fill(plan.store).then(
+      (filled) => ({ ...plan, store: filled }),
+      (error: unknown) => {
+        throw isSecretbindError(error) ? error.withContext({ account: account.name }) : error;
+      },
+    );
+  }
+
+  /** A store record ready for its provider: `<field>_ref` fields filled in. */
+  fillStore(store: SecretStore): Promise<SecretStore> {
+    return hasStoreRefs(store) ? this.#storeRefs.fill(store) : Promise.resolve(store);
+  }
+
+  /** One entry of a store, for another store's `<field>_ref`. */
+  async #readForStore(storeName: string, reference: string, chain: readonly string[]): Promise<string> {
+    const store = await this.repository.findStore(storeName);
+    if (!store) throw new SecretbindError('STORE_NOT_FOUND', `Store ${JSON.stringify(storeName)} does not exist.`, { store: storeName });
+    if (store.enabled === false) throw new SecretbindError('CONFIG_INVALID', `Store ${JSON.stringify(storeName)} is disabled.`, { store: storeName, storeType: store.type });
+    const provider = this.providers.get(store.type);
+    if (!provider) throw notRegistered(store, undefined);
+    this.#validate(provider, store, undefined);
+    const ref = this.reference(reference, store);
+    const ready = hasStoreRefs(store) ? await this.#storeRefs.fill(store, chain) : store;
+    return valueOf(await this.withDeadline(ready, undefined, (ctx) => provider.resolve(ready, ref, ctx))).value;
   }
 
   /** The plan for a binding whose store record is already at hand (rule 2 errors included). */
@@ -138,7 +173,7 @@ export class Engine implements CallHost {
     if (!provider) throw notRegistered(store, undefined);
     this.#noteStore(store);
     this.#validate(provider, store, undefined);
-    return { store, provider };
+    return { store: await this.fillStore(store), provider };
   }
 
   reference(entry: string, store: SecretStore, account?: string): EntryReference {

@@ -35,7 +35,8 @@ export { DEFAULT_OWNER } from './provider.js';
 export { guardWrite } from './entries.js';
 export type { ExistingEntry } from './entries.js';
 // For provider authors (the built-in providers use these too).
-export { validateStoreFields, BUILT_IN_STORE_TYPES } from './store-fields.js';
+export { validateStoreFields, BUILT_IN_STORE_TYPES, SECRET_STORE_FIELDS } from './store-fields.js';
+export { credentialFingerprint, STORE_REF_REFRESH_MS } from './store-refs.js';
 export type { ValidateStoreOptions } from './store-fields.js';
 export { peerLoader, missingPeer } from './peer.js';
 export { abortableDelay, runWithTimeout, untilAborted } from './abort.js';

@@ -136,7 +136,10 @@ async function checkStore(engine: Engine, store: SecretStore): Promise<StoreRepo
       throw new SecretbindError('PROVIDER_NOT_REGISTERED', `No provider is registered for store type "${store.type}"${entry ? `: import { ${entry.factory} } from '${entry.module}'` : ''}.`);
     }
     provider.validateStore?.(store);
-    if (provider.check && report.enabled) report.details = await engine.withDeadline(store, undefined, (ctx) => provider.check!(store, ctx));
+    if (provider.check && report.enabled) {
+      const ready = await engine.fillStore(store);
+      report.details = await engine.withDeadline(ready, undefined, (ctx) => provider.check!(ready, ctx));
+    }
   } catch (error) {
     const failure = asProviderError(error, store, undefined);
     return { ...report, ok: false, code: failure.code, message: failure.message };

@@ -155,6 +155,16 @@ export interface SecretProvider {
    * owner mark (`ENTRY_NOT_OWNED`) unless `adopt`; honours `ifVersion` (`CONFLICT`); marks what it writes.
    */
   write?(store: SecretStore, name: EntryReference, value: EntryValue, options: ProviderWriteOptions, ctx: ResolveContext): Promise<WriteResult>;
+  /**
+   * Checks, without any call, that the store can hold an entry of this name; throws `REFERENCE_INVALID` naming the
+   * rule. Sync calls it when it plans, so a name the destination cannot hold fails before anything is written.
+   */
+  checkName?(store: SecretStore, name: EntryReference): void;
+  /**
+   * Turns a name into one the store can hold (`secretbind/central/apps/db` into `SECRETBIND_CENTRAL_APPS_DB` for a
+   * .env file). Sync applies it to names from the default template only: a template the operator wrote is kept as is.
+   */
+  adaptName?(rendered: string): string;
   /** Removes one owned entry; `ENTRY_NOT_FOUND` when it does not exist, `ENTRY_NOT_OWNED` when it is not ours. */
   remove?(store: SecretStore, name: EntryReference, options: ProviderRemoveOptions, ctx: ResolveContext): Promise<void>;
   /** Releases clients, caches and timers. */

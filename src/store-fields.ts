@@ -37,11 +37,14 @@ const roleArn: FieldCheck = (value) =>
 const STORE_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldCheck>>>> = {
   envvar: { envvar_prefix: envName, envvar_allow: envNames },
   memory: {},
-  keepass: { kdbx_path: text, keyfile_path: text, master_password_env: envName },
+  keepass: { kdbx_path: text, keyfile_path: text, master_password_env: envName, master_password: text },
   lastpass: { lastpass_username: text },
   vault: {
     vault_url: httpUrl,
     vault_token_env: envName,
+    vault_token: text,
+    vault_role_id: text,
+    vault_secret_id: text,
     vault_namespace: text,
     vault_mount_point: mountPath,
     vault_kv_version: oneOf(1, 2),
@@ -53,27 +56,57 @@ const STORE_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldCheck>>
     vault_jwt_path: text,
     vault_ca_path: text,
   },
-  aws_secrets: { aws_region: text, aws_profile: text, aws_endpoint: httpUrl, aws_role_arn: roleArn, aws_recovery_window_days: recoveryWindow },
+  aws_secrets: {
+    aws_region: text,
+    aws_profile: text,
+    aws_endpoint: httpUrl,
+    aws_role_arn: roleArn,
+    aws_recovery_window_days: recoveryWindow,
+    aws_access_key_id: text,
+    aws_secret_access_key: text,
+    aws_session_token: text,
+  },
   dotenv: { dotenv_path: text },
   kubernetes: { kubernetes_namespace: dnsName, kubeconfig_path: text, kubernetes_context: text },
 };
+
+/**
+ * Fields that hold a credential itself. A configuration file may not spell them out: it names where they are kept,
+ * `<field>_ref: store:reference`, and the resolver fills them in before the store is used.
+ */
+export const SECRET_STORE_FIELDS: ReadonlySet<string> = new Set(['master_password', 'vault_token', 'vault_role_id', 'vault_secret_id', 'aws_access_key_id', 'aws_secret_access_key', 'aws_session_token']);
+
+/** The suffix of a field whose value comes from another store: `vault_token_ref: ops-keepass:Root/vault-token`. */
+export const REF_SUFFIX = '_ref';
+
+/** `store:reference`, as a `<field>_ref` holds it; undefined when the text is not of that form. */
+export function parseStoreRef(value: unknown): { store: string; reference: string } | undefined {
+  if (typeof value !== 'string') return undefined;
+  const colon = value.indexOf(':');
+  if (colon <= 0 || colon === value.length - 1) return undefined;
+  return { store: value.slice(0, colon), reference: value.slice(colon + 1) };
+}
+
+/** Whether a store field is set, directly or through `<field>_ref`. */
+const has = (store: Record<string, unknown>, field: string): boolean => store[field] != null || store[`${field}${REF_SUFFIX}`] != null;
 
 /** Fields a store of the type cannot do without, and combinations that must hold. */
 const STORE_RULES: Readonly<Record<string, (store: Record<string, unknown>) => [field: string, problem: string] | undefined>> = {
   keepass: (store) => {
     if (store.kdbx_path == null) return ['kdbx_path', 'required: the path of the .kdbx file'];
-    if (store.keyfile_path == null && store.master_password_env == null) {
-      return ['master_password_env', 'a keepass store needs master_password_env, keyfile_path, or both'];
+    if (store.keyfile_path == null && store.master_password_env == null && !has(store, 'master_password')) {
+      return ['master_password_env', 'a keepass store needs master_password_env (or master_password_ref), keyfile_path, or both'];
     }
     return undefined;
   },
+  aws_secrets: (store) => (has(store, 'aws_access_key_id') !== has(store, 'aws_secret_access_key') ? ['aws_secret_access_key', 'aws_access_key_id and aws_secret_access_key go together'] : undefined),
   dotenv: (store) => (store.dotenv_path == null ? ['dotenv_path', 'required: the path of the .env file'] : undefined),
   vault: (store) => {
     if (store.vault_url == null) return ['vault_url', 'required: expected an http(s) URL'];
     const method = store.vault_auth_method ?? 'token';
     if (method === 'approle') {
-      if (store.vault_role_id_env == null) return ['vault_role_id_env', 'required when vault_auth_method is "approle"'];
-      if (store.vault_secret_id_env == null) return ['vault_secret_id_env', 'required when vault_auth_method is "approle"'];
+      if (store.vault_role_id_env == null && !has(store, 'vault_role_id')) return ['vault_role_id_env', 'required (or vault_role_id_ref) when vault_auth_method is "approle"'];
+      if (store.vault_secret_id_env == null && !has(store, 'vault_secret_id')) return ['vault_secret_id_env', 'required (or vault_secret_id_ref) when vault_auth_method is "approle"'];
     }
     if (method === 'kubernetes' && store.vault_role == null) return ['vault_role', 'required when vault_auth_method is "kubernetes"'];
     return undefined;
@@ -86,7 +119,10 @@ export const BUILT_IN_STORE_TYPES: readonly string[] = Object.keys(STORE_FIELDS)
 export interface ValidateStoreOptions {
   /** How the store is named in messages, e.g. `stores[2]`. Default: `store "<name>"`. */
   place?: string;
-  /** Reject fields the store type does not know (typos). Default: false. */
+  /**
+   * Reject fields the store type does not know (typos), and credentials spelt out (`vault_token`: a configuration
+   * file names where it is kept instead, `vault_token_ref`). Default: false.
+   */
   strict?: boolean;
 }
 
@@ -117,6 +153,17 @@ export function validateStoreFields(store: unknown, options: ValidateStoreOption
   if (!fields) return;
   for (const [field, value] of Object.entries(store)) {
     if (field === 'name' || field === 'type' || field === 'enabled') continue;
+    if (field.endsWith(REF_SUFFIX) && !Object.hasOwn(fields, field)) {
+      const target = field.slice(0, -REF_SUFFIX.length);
+      if (!Object.hasOwn(fields, target)) throw configInvalid(`${place}.${field}`, `${target} is not a field of a ${store.type as string} store`);
+      if (store[target] != null) throw configInvalid(`${place}.${field}`, `${target} is given both directly and by reference; keep one`);
+      if (!parseStoreRef(value)) throw configInvalid(`${place}.${field}`, 'expected store:reference, e.g. ops-keepass:Root/Vault token');
+      if (parseStoreRef(value)!.store === store.name) throw configInvalid(`${place}.${field}`, 'a store cannot hold its own credentials');
+      continue;
+    }
+    if (options.strict && SECRET_STORE_FIELDS.has(field) && value != null) {
+      throw configInvalid(`${place}.${field}`, `a credential does not belong in a configuration file: keep it in a store and write ${field}${REF_SUFFIX}: store:reference${Object.hasOwn(fields, `${field}_env`) ? `, or name a variable with ${field}_env` : ''}`);
+    }
     const check = Object.hasOwn(fields, field) ? fields[field] : undefined;
     if (!check) {
       if (options.strict) {

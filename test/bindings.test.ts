@@ -22,11 +22,11 @@ describe('Class: MemoryBindingRepository', () => {
 
     it.each([
       [{ stores: [...stores.slice(0, 2), { name: 'v', type: 'vault', vault_url: 'ftp://x' }] }, 'stores[2].vault_url: expected an http(s) URL'],
-      [{ stores: [{ name: 'kp', type: 'keepass', kdbx_path: '/x.kdbx' }] }, 'stores[0].master_password_env: a keepass store needs master_password_env, keyfile_path, or both'],
+      [{ stores: [{ name: 'kp', type: 'keepass', kdbx_path: '/x.kdbx' }] }, 'stores[0].master_password_env: a keepass store needs master_password_env (or master_password_ref), keyfile_path, or both'],
       [{ stores: [{ name: 'kp', type: 'keepass', master_password_env: 'K' }] }, 'stores[0].kdbx_path: required'],
       [{ stores: [{ name: 'kp', type: 'keepass', kdbx_path: '/x', master_password_env: 'not a name' }] }, 'stores[0].master_password_env: expected an environment variable name'],
       [{ stores: [{ name: 'v', type: 'vault', vault_url: 'http://v', vault_kv_version: 3 }] }, 'stores[0].vault_kv_version: expected one of 1, 2'],
-      [{ stores: [{ name: 'v', type: 'vault', vault_url: 'http://v', vault_auth_method: 'approle' }] }, 'stores[0].vault_role_id_env: required when vault_auth_method is "approle"'],
+      [{ stores: [{ name: 'v', type: 'vault', vault_url: 'http://v', vault_auth_method: 'approle' }] }, 'stores[0].vault_role_id_env: required (or vault_role_id_ref) when vault_auth_method is "approle"'],
       [{ stores: [{ name: 'v', type: 'vault', vault_urll: 'http://v' }] }, 'stores[0].vault_urll: unknown field for a vault store'],
       [{ stores: [{ name: 'a', type: 'aws_secrets', aws_role_arn: 'role' }] }, 'stores[0].aws_role_arn: expected an IAM role ARN'],
       [{ stores: [{ name: '', type: 'envvar' }] }, 'stores[0].name: expected a non-empty string'],

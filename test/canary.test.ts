@@ -45,6 +45,7 @@ import {
   writeFileAtomic,
   wrapAccountLookup,
   type SecretEvent,
+  credentialFingerprint,
 } from 'secretbind';
 import { envvar } from '../providers/envvar/index.js';
 import { memory } from '../providers/memory/index.js';
@@ -201,6 +202,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
       throw new SecretbindError('CONFIG_INVALID', 'write failed', { cause: new WithheldError(error) });
     }));
     await forEachLimit([1, 2, 3], 2, async () => {});
+    outputs.push(credentialFingerprint(CANARY), credentialFingerprint(CANARY.slice(0, 4)));
     const settled = await settle(() => {
       throw new SyntaxError(`Unexpected token, "${CANARY}" is not valid JSON`);
     });
@@ -214,7 +216,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     const covered = new Set([
       'createSecretResolver', 'wrapAccountLookup', 'MemoryBindingRepository', 'checkBinding', 'parseReference', 'formatReference',
       'referencePath', 'SecretbindError', 'isSecretbindError', 'formatEvent', 'encryptLocalPassword', 'decryptLocalPassword',
-      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'fileVersion', 'createSecretLog', 'createJsonLinesSink', 'readJsonLines', 'createSyncEngine', 'checkDefinitions', 'MemorySyncState', 'JsonFileSyncState', 'parseTemplate', 'guardWrite', 'settle', 'WithheldError',
+      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'fileVersion', 'createSecretLog', 'createJsonLinesSink', 'readJsonLines', 'createSyncEngine', 'checkDefinitions', 'MemorySyncState', 'JsonFileSyncState', 'parseTemplate', 'guardWrite', 'settle', 'WithheldError', 'credentialFingerprint',
     ]);
     const functions = Object.entries(secretbind).filter(([, value]) => typeof value === 'function').map(([name]) => name);
     expect(functions.filter((name) => !covered.has(name))).toEqual([]);

@@ -4,6 +4,7 @@
  * store configuration; bulk lookups use BatchGetSecretValue, 20 secrets a call.
  */
 import {
+  credentialFingerprint as fingerprint,
   forEachLimit,
   peerLoader,
   referencePath,
@@ -20,7 +21,7 @@ import {
 } from 'secretbind';
 import { randomBytes } from 'node:crypto';
 import { deletedSecret, isInvalidRequest, mapError } from './errors.js';
-import { listSecrets, removeSecret, writeSecret, type Send, type WriteCommands } from './writes.js';
+import { checkedName, listSecrets, removeSecret, writeSecret, type Send, type WriteCommands } from './writes.js';
 
 export interface AwsSecretsOptions {
   /** Credentials to use instead of the store's profile, role or the SDK's default chain (an identity or a provider). */
@@ -97,9 +98,15 @@ export function awsSecrets(options: AwsSecretsOptions = {}): SecretProvider {
     const sdk = await loadSdk();
     const region = typeof store.aws_region === 'string' ? store.aws_region : undefined;
     let credentials = options.credentials;
-    if (credentials === undefined && (typeof store.aws_profile === 'string' || typeof store.aws_role_arn === 'string')) {
+    // Keys filled in by the resolver from aws_access_key_id_ref / aws_secret_access_key_ref (kept in another store).
+    const keys =
+      typeof store.aws_access_key_id === 'string' && typeof store.aws_secret_access_key === 'string'
+        ? { accessKeyId: store.aws_access_key_id, secretAccessKey: store.aws_secret_access_key, ...(typeof store.aws_session_token === 'string' ? { sessionToken: store.aws_session_token } : {}) }
+        : undefined;
+    if (credentials === undefined && keys && typeof store.aws_role_arn !== 'string') credentials = keys;
+    else if (credentials === undefined && (typeof store.aws_profile === 'string' || typeof store.aws_role_arn === 'string')) {
       const providers = await loadCredentials();
-      const base = typeof store.aws_profile === 'string' ? providers.fromIni({ profile: store.aws_profile }) : providers.fromNodeProviderChain();
+      const base = keys ? async () => keys : typeof store.aws_profile === 'string' ? providers.fromIni({ profile: store.aws_profile }) : providers.fromNodeProviderChain();
       credentials =
         typeof store.aws_role_arn === 'string'
           ? providers.fromTemporaryCredentials({
@@ -235,7 +242,7 @@ export function awsSecrets(options: AwsSecretsOptions = {}): SecretProvider {
       } catch (error) {
         throw mapError(error, 'credentials', store);
       }
-      const source = typeof store.aws_role_arn === 'string' ? 'role' : typeof store.aws_profile === 'string' ? 'profile' : options.credentials !== undefined ? 'provided' : process.env.AWS_ACCESS_KEY_ID ? 'env' : 'default chain';
+      const source = typeof store.aws_role_arn === 'string' ? 'role' : typeof store.aws_access_key_id === 'string' ? 'keys from aws_access_key_id_ref' : typeof store.aws_profile === 'string' ? 'profile' : options.credentials !== undefined ? 'provided' : process.env.AWS_ACCESS_KEY_ID ? 'env' : 'default chain';
       await send(store, (sdk) => new sdk.ListSecretsCommand({ MaxResults: 1 }), ctx, 'ListSecrets');
       return { credentials: source, region: String(store.aws_region ?? process.env.AWS_REGION ?? 'default') };
     },
@@ -244,6 +251,12 @@ export function awsSecrets(options: AwsSecretsOptions = {}): SecretProvider {
     },
     async write(store, name, value, writeOptions, ctx) {
       return writeSecret(sender(store, ctx), store, name, value, writeOptions, tokenKey);
+    },
+    checkName(_store, name) {
+      checkedName(name);
+    },
+    adaptName(rendered) {
+      return rendered.replace(/[^A-Za-z0-9/_+=.@-]+/g, '-').slice(0, 512);
     },
     async remove(store, name, removeOptions, ctx) {
       await removeSecret(sender(store, ctx), store, name, removeOptions);
@@ -359,5 +372,5 @@ function settleBatch(requested: readonly string[], result: Record<string, unknow
 }
 
 function configKey(store: SecretStore): string {
-  return JSON.stringify([store.aws_region, store.aws_profile, store.aws_endpoint, store.aws_role_arn]);
+  return JSON.stringify([store.aws_region, store.aws_profile, store.aws_endpoint, store.aws_role_arn, fingerprint(store.aws_access_key_id, store.aws_secret_access_key, store.aws_session_token)]);
 }

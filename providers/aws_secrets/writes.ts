@@ -112,7 +112,7 @@ export async function removeSecret(send: Send, store: SecretStore, ref: EntryRef
 }
 
 /** A name Secrets Manager accepts, checked before any call. */
-function checkedName(ref: EntryReference): string {
+export function checkedName(ref: EntryReference): string {
   const name = referencePath(ref);
   if (!NAME_RULE.test(name)) {
     throw new SecretbindError('REFERENCE_INVALID', `${JSON.stringify(name)} is not a Secrets Manager name: names are 1 to 512 of A-Za-z0-9/_+=.@- (no spaces, no other characters).`, { storeType: TYPE });

@@ -97,6 +97,14 @@ export function dotenv(options: DotenvOptions = {}): SecretProvider {
         { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(lockTimeoutMs)]) },
       );
     },
+    checkName(_store, name) {
+      writableKey(name);
+    },
+    adaptName(rendered) {
+      // secretbind/central/apps/db -> SECRETBIND_CENTRAL_APPS_DB
+      const key = rendered.toUpperCase().replace(/[^A-Z0-9_]+/g, '_');
+      return /^[0-9]/.test(key) ? `_${key}` : key;
+    },
     async remove(store, name, removeOptions, ctx) {
       const key = writableKey(name);
       const path = pathOf(store);

@@ -102,7 +102,7 @@ function mapKdbxError(error: unknown, bytes: Buffer, request: OpenRequest): Secr
       if (header.truncated) return fileProblem(request.path, 'is truncated (it ends before its encrypted data)', error);
       return new SecretbindError(
         'AUTH_FAILED',
-        `KeePass rejected the credentials for ${request.path}: check ${[request.passwordEnv ? `$${request.passwordEnv}` : undefined, request.keyfilePath ? `the key file ${request.keyfilePath}` : 'the key file'].filter(Boolean).join(' and ')}.`,
+        `KeePass rejected the credentials for ${request.path}: check ${[request.passwordEnv ? `$${request.passwordEnv}` : request.password !== undefined ? 'the master password (master_password_ref)' : undefined, request.keyfilePath ? `the key file ${request.keyfilePath}` : 'the key file'].filter(Boolean).join(' and ')}.`,
         where,
       );
     case 'BadSignature':

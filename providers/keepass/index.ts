@@ -274,8 +274,9 @@ async function cacheKey(request: OpenRequest, passwordKey: Buffer): Promise<stri
 /** Where the file and credentials are; the master password is read from its variable now, never stored. */
 function openRequest(store: SecretStore, env: Readonly<Record<string, string | undefined>>): OpenRequest {
   const passwordEnv = typeof store.master_password_env === 'string' ? store.master_password_env : undefined;
-  let password: string | undefined;
-  if (passwordEnv !== undefined) {
+  // master_password is filled in by the resolver from master_password_ref; it wins over the variable.
+  let password: string | undefined = typeof store.master_password === 'string' ? store.master_password : undefined;
+  if (password === undefined && passwordEnv !== undefined) {
     password = Object.prototype.hasOwnProperty.call(env, passwordEnv) ? env[passwordEnv] : undefined;
     if (password === undefined) {
       throw new SecretbindError('CONFIG_INVALID', `KeePass store ${JSON.stringify(store.name)}: environment variable ${passwordEnv} (master_password_env) is not set in this process.`, { storeType: TYPE });
@@ -285,6 +286,6 @@ function openRequest(store: SecretStore, env: Readonly<Record<string, string | u
     path: String(store.kdbx_path),
     keyfilePath: typeof store.keyfile_path === 'string' ? store.keyfile_path : undefined,
     password,
-    passwordEnv,
+    passwordEnv: typeof store.master_password === 'string' ? undefined : passwordEnv,
   };
 }

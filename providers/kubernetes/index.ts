@@ -137,15 +137,9 @@ export function kubernetes(options: KubernetesOptions = {}): SecretProvider {
 
   /** The namespace and Secret name a reference names; `namespace/name` or `name`. */
   async function locate(store: SecretStore, ref: EntryReference): Promise<{ namespace: string; name: string }> {
-    if (ref.segments.length > 2) throw new SecretbindError('REFERENCE_INVALID', `A kubernetes reference is name or namespace/name, then #key: ${JSON.stringify(ref.raw)} has ${ref.segments.length} path segments.`, { storeType: TYPE });
+    checkLocation(ref);
     const [first, second] = ref.segments as [string, string | undefined];
-    const located = second === undefined ? { namespace: await namespaceOf(store), name: first } : { namespace: first, name: second };
-    for (const [what, value] of [['Secret name', located.name], ['namespace', located.namespace]] as const) {
-      if (value.length > 253 || !SECRET_NAME.test(value)) {
-        throw new SecretbindError('REFERENCE_INVALID', `${JSON.stringify(value)} is not a valid ${what}: a DNS-1123 subdomain (lowercase letters, digits, "-" and ".", starting and ending with a letter or digit, at most 253).`, { storeType: TYPE });
-      }
-    }
-    return located;
+    return second === undefined ? { namespace: await namespaceOf(store), name: first } : { namespace: first, name: second };
   }
 
   async function read(store: SecretStore, ref: EntryReference, ctx: ResolveContext): Promise<SecretObject> {
@@ -235,6 +229,13 @@ export function kubernetes(options: KubernetesOptions = {}): SecretProvider {
       const replaced = await call(store, ctx, where, (api, options) => api.replaceNamespacedSecret({ name, namespace, body }, options));
       return { version: replaced.metadata?.resourceVersion ?? '', created: false };
     },
+    checkName(_store, ref) {
+      checkLocation(ref);
+    },
+    adaptName(rendered) {
+      // secretbind/central/apps/db -> secretbind-central-apps-db: one Secret name in the store's namespace.
+      return rendered.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '').slice(0, 253);
+    },
     async remove(store, ref, removeOptions, ctx) {
       const { namespace, name } = await locate(store, ref);
       const where = `Secret ${namespace}/${name}`;
@@ -293,5 +294,17 @@ function mapError(error: unknown, what: string): SecretbindError {
     default:
       if (typeof code === 'number' && code >= 500) return new SecretbindError('BACKEND_UNAVAILABLE', `The Kubernetes API failed with ${code} on ${what}.`, context);
       return new SecretbindError('BACKEND_UNAVAILABLE', `The Kubernetes API is unreachable or failed (${(error as Error)?.name ?? 'error'}) on ${what}.`, { ...context, retryable: true });
+  }
+}
+
+/** A reference is `name` or `namespace/name`, each a DNS-1123 subdomain: checked before any call. */
+function checkLocation(ref: EntryReference): void {
+  if (ref.segments.length > 2) throw new SecretbindError('REFERENCE_INVALID', `A kubernetes reference is name or namespace/name, then #key: ${JSON.stringify(ref.raw)} has ${ref.segments.length} path segments.`, { storeType: TYPE });
+  const [first, second] = ref.segments as [string, string | undefined];
+  const parts = second === undefined ? ([['Secret name', first]] as const) : ([['Secret name', second], ['namespace', first]] as const);
+  for (const [what, value] of parts) {
+    if (value.length > 253 || !SECRET_NAME.test(value)) {
+      throw new SecretbindError('REFERENCE_INVALID', `${JSON.stringify(value)} is not a valid ${what}: a DNS-1123 subdomain (lowercase letters, digits, "-" and ".", starting and ending with a letter or digit, at most 253).`, { storeType: TYPE });
+    }
   }
 }

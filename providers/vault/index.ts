@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import {
+  credentialFingerprint,
   forEachLimit,
   peerLoader,
   SecretbindError,
@@ -62,7 +63,7 @@ export function vault(options: VaultOptions = {}): SecretProvider {
   const sessions = new Map<string, Promise<VaultSession>>();
 
   function session(store: SecretStore): Promise<VaultSession> {
-    const key = JSON.stringify([store.name, store.vault_url, store.vault_namespace, store.vault_auth_method, store.vault_auth_mount, store.vault_token_env, store.vault_role_id_env, store.vault_secret_id_env, store.vault_role, store.vault_jwt_path, store.vault_ca_path]);
+    const key = JSON.stringify([store.name, store.vault_url, store.vault_namespace, store.vault_auth_method, store.vault_auth_mount, store.vault_token_env, store.vault_role_id_env, store.vault_secret_id_env, store.vault_role, store.vault_jwt_path, store.vault_ca_path, credentialFingerprint(store.vault_token, store.vault_role_id, store.vault_secret_id)]);
     let found = sessions.get(key);
     if (!found) {
       found = open(store);
@@ -175,6 +176,9 @@ export function vault(options: VaultOptions = {}): SecretProvider {
     },
     async write(store, name, value, writeOptions, ctx) {
       return writeSecret(await session(store), store, name, value, writeOptions, ctx, pathOf);
+    },
+    checkName(store, name) {
+      pathOf(store, name.segments, 'data', name.raw);
     },
     async remove(store, name, removeOptions, ctx) {
       await removeSecret(await session(store), store, name, removeOptions, ctx, pathOf);

@@ -133,7 +133,8 @@ export class VaultSession {
     if (this.method === 'token') {
       if (this.#client.token === undefined) {
         const variable = typeof this.#store.vault_token_env === 'string' ? this.#store.vault_token_env : 'VAULT_TOKEN';
-        const token = this.#options.env[variable];
+        // vault_token is filled in by the resolver from vault_token_ref; it wins over the variable.
+        const token = typeof this.#store.vault_token === 'string' ? this.#store.vault_token : this.#options.env[variable];
         if (!token) throw new SecretbindError('CONFIG_INVALID', `Vault store ${JSON.stringify(this.#store.name)}: environment variable ${variable} (vault_token_env) is not set.`, { storeType: TYPE });
         this.#client.token = token;
       }
@@ -169,8 +170,8 @@ export class VaultSession {
     let body: VaultBody;
     try {
       if (this.method === 'approle') {
-        const roleId = this.#credential('vault_role_id_env');
-        const secretId = this.#credential('vault_secret_id_env');
+        const roleId = this.#credential('vault_role_id');
+        const secretId = this.#credential('vault_secret_id');
         body = await this.#retrying(ctx, () => this.#client.approleLogin({ role_id: roleId, secret_id: secretId, mount_point: mount, requestOptions: signal }), `auth/${mount}/login`);
       } else {
         const jwtPath = typeof this.#store.vault_jwt_path === 'string' ? this.#store.vault_jwt_path : SERVICE_ACCOUNT_TOKEN;
@@ -214,16 +215,19 @@ export class VaultSession {
     this.#token = { issuedAt: this.#options.now(), ttlMs: auth.lease_duration * 1000, renewable: auth.renewable };
   }
 
-  #credential(field: 'vault_role_id_env' | 'vault_secret_id_env'): string {
-    const variable = String(this.#store[field]);
+  #credential(field: 'vault_role_id' | 'vault_secret_id'): string {
+    const filled = this.#store[field];
+    if (typeof filled === 'string') return filled;
+    const variable = String(this.#store[`${field}_env`]);
     const value = this.#options.env[variable];
-    if (!value) throw new SecretbindError('CONFIG_INVALID', `Vault store ${JSON.stringify(this.#store.name)}: environment variable ${variable} (${field}) is not set.`, { storeType: TYPE });
+    if (!value) throw new SecretbindError('CONFIG_INVALID', `Vault store ${JSON.stringify(this.#store.name)}: environment variable ${variable} (${field}_env) is not set.`, { storeType: TYPE });
     return value;
   }
 
   #tokenRejected(cause: unknown): SecretbindError {
     const variable = typeof this.#store.vault_token_env === 'string' ? this.#store.vault_token_env : 'VAULT_TOKEN';
-    return new SecretbindError('AUTH_FAILED', `Vault token rejected: the token in $${variable} is invalid or expired`, { storeType: TYPE, cause });
+    const where = typeof this.#store.vault_token === 'string' ? `vault_token_ref (${String(this.#store.vault_token_ref ?? 'another store')})` : `$${variable}`;
+    return new SecretbindError('AUTH_FAILED', `Vault token rejected: the token in ${where} is invalid or expired`, { storeType: TYPE, cause });
   }
 
   /** Retries 429, 500, 502, 503 and network failures with jittered exponential backoff, inside the deadline. */

@@ -223,6 +223,9 @@ interface PlannedDefinition {
   records: Map<string, AssociationRecord>;
 }
 
+/** The entry of an item that concerns a whole definition (its source or destination cannot be used). */
+export const WHOLE_DEFINITION = '*';
+
 /** Runs a store call again while it fails with a retryable error, within the pass's budget. */
 type Retry = <T>(call: () => Promise<T>) => Promise<T>;
 
@@ -236,7 +239,16 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
   };
 
   // The destination's listing does not depend on the sources: it runs while they are read.
-  const prefix = definition.template.fixedPrefix;
+  let target: SecretProvider;
+  try {
+    ({ provider: target } = await engine.storeFor(definition.destination));
+  } catch (error) {
+    // A destination that cannot be used fails every association, or the definition itself when it has none yet.
+    return { items: records.size > 0 ? [...records.keys()].map((entry) => fail(entry, error)) : [fail(WHOLE_DEFINITION, error)], desired: new Map(), listed: new Map(), records };
+  }
+  const adapt = adapterOf(definition, target);
+  // An adapted name may not keep the template's fixed start (SECRETBIND_ for secretbind/): then list everything.
+  const prefix = !adapt || adapt(definition.template.fixedPrefix) === definition.template.fixedPrefix ? definition.template.fixedPrefix : '';
   const listing = retry(() => listEntries(engine, definition.destination, { recursive: true, metadata: true, ...(prefix ? { prefix } : {}) }));
   listing.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
 
@@ -245,7 +257,7 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
   try {
     gathered = await gather(engine, definition, key, retry);
   } catch (error) {
-    return { items: [...records.keys()].map((entry) => fail(entry, error)), desired: new Map(), listed: new Map(), records };
+    return { items: records.size > 0 ? [...records.keys()].map((entry) => fail(entry, error)) : [fail(WHOLE_DEFINITION, error)], desired: new Map(), listed: new Map(), records };
   }
   for (const failure of gathered.failures) {
     // A source entry that failed keeps its associations as they are and reports the failure on each of them.
@@ -258,9 +270,18 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
   const byEntry = new Map<string, Desired[]>();
   for (const want of gathered.desired) byEntry.set(want.entry, [...(byEntry.get(want.entry) ?? []), want]);
   const desired = new Map<string, Desired>();
+  const { store: destinationStore, provider: destinationProvider } = await engine.storeFor(definition.destination);
   for (const [entry, wants] of byEntry) {
-    if (wants.length === 1) desired.set(entry, wants[0]!);
-    else items.push(fail(entry, new SecretbindError('REFERENCE_INVALID', `Several sources land on ${entry}: ${wants.map((want) => `${want.source}:${want.sourceEntry}`).join(' and ')}; change name_template so that each gets its own name.`)));
+    if (wants.length === 1) {
+      // A name the destination cannot hold fails here, before anything is written.
+      try {
+        destinationProvider.checkName?.(destinationStore, parseReference(entry));
+      } catch (error) {
+        items.push(fail(entry, error, { ...(wants[0]!.source ? { source: wants[0]!.source } : {}), ...(wants[0]!.sourceEntry ? { sourceEntry: wants[0]!.sourceEntry } : {}) }));
+        continue;
+      }
+      desired.set(entry, wants[0]!);
+    } else items.push(fail(entry, new SecretbindError('REFERENCE_INVALID', `Several sources land on ${entry}: ${wants.map((want) => `${want.source}:${want.sourceEntry}`).join(' and ')}; change name_template so that each gets its own name.`)));
   }
 
   // 3. What the destination holds (one listing, with owners and versions).
@@ -322,10 +343,14 @@ interface Gathered {
 
 /** The entries a definition wants in its destination, from its sources. Throws when a source cannot be listed. */
 async function gather(engine: Engine, definition: CheckedDefinition, key: Uint8Array, retry: Retry): Promise<Gathered> {
-  const { store: destination } = await engine.storeFor(definition.destination);
+  const { store: destination, provider: destinationProvider } = await engine.storeFor(definition.destination);
   const desired: Desired[] = [];
   const failures: Gathered['failures'] = [];
-  const names = (values: TemplateValues): string => entryName(definition.template.render({ DestinationType: destination.type, DestinationName: destination.name, ...values }));
+  const adapt = adapterOf(definition, destinationProvider);
+  const names = (values: TemplateValues): string => {
+    const rendered = definition.template.render({ DestinationType: destination.type, DestinationName: destination.name, ...values });
+    return entryName(adapt ? adapt(rendered) : rendered);
+  };
   const failed = (error: unknown): boolean => !(isSecretbindError(error) && error.code === 'ENTRY_NOT_FOUND');
 
   if (definition.mapped) {
@@ -375,6 +400,12 @@ async function gather(engine: Engine, definition: CheckedDefinition, key: Uint8A
     }
   }
   return { desired, failures };
+}
+
+/** The default template is adapted to the destination's character set; a template the operator wrote is kept. */
+function adapterOf(definition: CheckedDefinition, provider: SecretProvider): ((rendered: string) => string) | undefined {
+  const adaptName = provider.adaptName;
+  return definition.name_template === undefined && !definition.mapped && adaptName ? (rendered) => adaptName.call(provider, rendered) : undefined;
 }
 
 /** A rendered name as a destination reference: `/` separates, everything else is escaped. */

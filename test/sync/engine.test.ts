@@ -206,3 +206,53 @@ describe('Sync: several updates to a store whose version is the whole file', () 
     expect(dotenvPackage.parse(readFileSync(join(dir, 'dest.env'), 'utf8'))).toEqual({ K_ONE: 'one-rotated', K_TWO: 'two-rotated', K_THREE: 'three-rotated' });
   });
 });
+
+describe('Sync: names the destination can hold', () => {
+  function envWorld(definition: Partial<SyncDefinition>) {
+    const dir = mkdtempSync(join(tmpdir(), 'secretbind-sync-'));
+    const envPath = join(dir, 'dest.env');
+    writeFileSync(envPath, 'KEEP=me\n');
+    const source = memory({ entries: { 'apps/net-box': 'n-1', 'apps/9lives': 'c-1' } });
+    const repository = new MemoryBindingRepository().putStore({ name: 'src', type: 'memory' }).putStore({ name: 'env', type: 'dotenv', dotenv_path: envPath });
+    const engine = createSyncEngine({ repository, providers: [source, dotenv()], definitions: [{ name: 'env', source: 'src', prefix: 'apps/', destination: 'env', ...definition }] });
+    return { engine, envPath };
+  }
+
+  it('adapts the default template to a .env file and lists by the adapted prefix, so a second pass writes nothing', async () => {
+    const { engine, envPath } = envWorld({});
+    const first = await engine.run();
+    expect(first.map((item) => [item.entry, item.action, item.outcome])).toEqual([
+      ['SECRETBIND_SRC_APPS_9LIVES', 'create', 'done'],
+      ['SECRETBIND_SRC_APPS_NET_BOX', 'create', 'done'],
+    ]);
+    const written = readFileSync(envPath, 'utf8');
+    expect(dotenvPackage.parse(written)).toEqual({ KEEP: 'me', SECRETBIND_SRC_APPS_NET_BOX: 'n-1', SECRETBIND_SRC_APPS_9LIVES: 'c-1' });
+    expect((await engine.run()).map((item) => item.action)).toEqual(['unchanged', 'unchanged']);
+    expect(readFileSync(envPath, 'utf8')).toBe(written);
+  });
+
+  it('fails a name the destination cannot hold when it plans, naming the rule, and writes nothing', async () => {
+    const { engine, envPath } = envWorld({ name_template: '{{ .SecretPath }}' });
+    const plan = await engine.plan();
+    expect(plan).toEqual([
+      expect.objectContaining({ entry: 'apps/9lives', action: 'error', code: 'REFERENCE_INVALID', reason: expect.stringContaining('keys match [A-Za-z_][A-Za-z0-9_]*'), sourceEntry: 'apps/9lives' }),
+      expect.objectContaining({ entry: 'apps/net-box', action: 'error', code: 'REFERENCE_INVALID' }),
+    ]);
+    const run = await engine.run();
+    expect(run.map((item) => [item.action, item.status])).toEqual([
+      ['error', 'CLIENT_SIDE_ERROR'],
+      ['error', 'CLIENT_SIDE_ERROR'],
+    ]);
+    expect(readFileSync(envPath, 'utf8')).toBe('KEEP=me\n');
+    expect((await engine.status()).map((record) => [record.entry, record.status, record.errorCode])).toEqual([
+      ['apps/9lives', 'CLIENT_SIDE_ERROR', 'REFERENCE_INVALID'],
+      ['apps/net-box', 'CLIENT_SIDE_ERROR', 'REFERENCE_INVALID'],
+    ]);
+  });
+
+  it('reports a destination that does not exist as one failed item, not as nothing to do', async () => {
+    const source = memory({ entries: { 'apps/x': 'x' } });
+    const engine = createSyncEngine({ repository: new MemoryBindingRepository().putStore({ name: 'src', type: 'memory' }), providers: [source], definitions: [{ name: 'lost', source: 'src', prefix: 'apps/', destination: 'nowhere' }] });
+    expect(await engine.run()).toEqual([expect.objectContaining({ sync: 'lost', entry: '*', action: 'error', code: 'STORE_NOT_FOUND', outcome: 'failed', status: 'CLIENT_SIDE_ERROR' })]);
+  });
+});

@@ -45,6 +45,8 @@ export interface RequestRecord {
   path: string;
   namespace: string | undefined;
   status: number;
+  /** The X-Vault-Token the request carried. */
+  token: string | undefined;
 }
 
 export interface VaultStandIn {
@@ -180,7 +182,7 @@ async function handle(state: VaultState, request: IncomingMessage, response: Ser
   const token = header(request, 'x-vault-token');
   const body = await readJson(request);
   const reply = (status: number, payload: unknown, headers: Record<string, string> = {}): void => {
-    requests.push({ method: request.method ?? 'GET', path: url.pathname, namespace, status });
+    requests.push({ method: request.method ?? 'GET', path: url.pathname, namespace, status, token });
     response.writeHead(status, { 'content-type': 'application/json', ...headers });
     response.end(payload === undefined ? '' : JSON.stringify(payload));
   };
