@@ -2,9 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createSecretResolver, encryptLocalPassword, generateFernetKey } from 'secretbind';
+import { createSecretResolver, createSyncEngine, encryptLocalPassword, generateFernetKey } from 'secretbind';
+import { memory } from 'secretbind/providers/memory';
 import { envvar } from 'secretbind/providers/envvar';
-import { SqliteBindingRepository } from './sqlite-repository.js';
+import { SqliteBindingRepository, SqliteSyncState } from './sqlite-repository.js';
 import { thrown } from '../test/helpers.js';
 
 const KEY = generateFernetKey();
@@ -45,5 +46,29 @@ describe('Example: sqlite-repository', () => {
     db.removeBinding('a');
     db.removeBinding('b');
     expect(db.removeStore('env')).toBe(true);
+  });
+
+  it('keeps sync state in the same database: a new engine over it writes nothing that is in place', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'secretbind-sqlite-')), 'app.db');
+    const db = new SqliteBindingRepository(file).putStore({ name: 'src', type: 'memory' }).putStore({ name: 'dst', type: 'memtwo' });
+    const source = memory({ entries: { 'apps/a': 'a-1', 'apps/b': 'b-1' } });
+    const destination = { ...memory(), type: 'memtwo' };
+    const definitions = [{ name: 'apps', source: 'src', prefix: 'apps/', destination: 'dst' }];
+    const first = createSyncEngine({ repository: db, providers: [source, destination], definitions, state: new SqliteSyncState(db.database) });
+    expect((await first.run()).map((item) => item.action)).toEqual(['create', 'create']);
+    db.close();
+
+    const reopened = new SqliteBindingRepository(file);
+    const state = new SqliteSyncState(reopened.database);
+    expect(state.list().map((record) => [record.entry, record.status])).toEqual([
+      ['secretbind/src/apps/a', 'SYNCED'],
+      ['secretbind/src/apps/b', 'SYNCED'],
+    ]);
+    expect(JSON.stringify(state.list())).not.toContain('a-1');
+    source.resetCounters();
+    const second = createSyncEngine({ repository: reopened, providers: [source, destination], definitions, state });
+    expect((await second.run()).map((item) => item.action)).toEqual(['unchanged', 'unchanged']);
+    expect(source.reads()).toBe(0);
+    reopened.close();
   });
 });

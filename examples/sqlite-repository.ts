@@ -3,8 +3,9 @@
  * Foreign keys give the same integrity rules as MemoryBindingRepository: a binding's store must exist
  * (STORE_NOT_FOUND), and a store still in use cannot be removed (STORE_IN_USE).
  */
+import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { checkBinding, SecretbindError, validateStoreFields, type AccountBinding, type BindingRepository, type SecretStore } from 'secretbind';
+import { checkBinding, SecretbindError, validateStoreFields, type AccountBinding, type AssociationRecord, type BindingRepository, type SecretStore, type SyncStateRepository } from 'secretbind';
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS secret_stores (
@@ -18,6 +19,17 @@ const SCHEMA = `
     store   TEXT NOT NULL REFERENCES secret_stores(name) ON DELETE RESTRICT,
     entry   TEXT NOT NULL,
     enabled INTEGER NOT NULL DEFAULT 1
+  );
+  -- Sync's associations: names, versions and an HMAC of the value, never the value.
+  CREATE TABLE IF NOT EXISTS sync_associations (
+    sync        TEXT NOT NULL,
+    entry       TEXT NOT NULL,
+    record      TEXT NOT NULL,          -- the AssociationRecord as JSON
+    PRIMARY KEY (sync, entry)
+  );
+  CREATE TABLE IF NOT EXISTS sync_key (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    key BLOB NOT NULL                   -- the HMAC key, made once
   );`;
 
 interface StoreRow {
@@ -103,8 +115,44 @@ export class SqliteBindingRepository implements BindingRepository {
     return this.#db.prepare('DELETE FROM account_bindings WHERE account = ?').run(accountName).changes > 0;
   }
 
+  /** The connection, for a {@link SqliteSyncState} in the same file. */
+  get database(): Database.Database {
+    return this.#db;
+  }
+
   close(): void {
     this.#db.close();
+  }
+}
+
+/**
+ * Sync's state in the same database: `createSyncEngine({ ..., state: new SqliteSyncState(db) })`. Each put is its
+ * own statement, so a process killed mid-pass keeps every association it finished; the next pass converges.
+ */
+export class SqliteSyncState implements SyncStateRepository {
+  readonly #db: Database.Database;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    this.#db.exec(SCHEMA);
+  }
+
+  key(): Uint8Array {
+    this.#db.prepare('INSERT OR IGNORE INTO sync_key (id, key) VALUES (1, ?)').run(randomBytes(32));
+    return this.#db.prepare<[], { key: Buffer }>('SELECT key FROM sync_key WHERE id = 1').get()!.key;
+  }
+
+  list(sync?: string): AssociationRecord[] {
+    const rows = sync === undefined ? this.#db.prepare<[], { record: string }>('SELECT record FROM sync_associations ORDER BY sync, entry').all() : this.#db.prepare<[string], { record: string }>('SELECT record FROM sync_associations WHERE sync = ? ORDER BY entry').all(sync);
+    return rows.map((row) => JSON.parse(row.record) as AssociationRecord);
+  }
+
+  put(record: AssociationRecord): void {
+    this.#db.prepare('INSERT INTO sync_associations (sync, entry, record) VALUES (?, ?, ?) ON CONFLICT(sync, entry) DO UPDATE SET record = excluded.record').run(record.sync, record.entry, JSON.stringify(record));
+  }
+
+  remove(sync: string, entry: string): void {
+    this.#db.prepare('DELETE FROM sync_associations WHERE sync = ? AND entry = ?').run(sync, entry);
   }
 }
 

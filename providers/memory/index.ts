@@ -187,6 +187,9 @@ export function memory(options: MemoryOptions = {}): MemoryProvider {
       if (typeof current === 'object') entries.set(path, { ...current, [ref.field ?? defaultField]: value });
       else if (ref.field === undefined) entries.set(path, value);
       else entries.set(path, { [ref.field]: value });
+      // A rotation is a new version, as in every real store: sync skips reads by version.
+      const before = meta.get(path);
+      if (before) meta.set(path, { ...before, version: before.version + 1, updatedAt: new Date().toISOString() });
     },
     delete(path) {
       meta.delete(pathKey(path));

@@ -70,10 +70,14 @@ export interface SyncEngine {
 /** A destination entry a pass wants, with its value and the value's HMAC. */
 interface Desired {
   entry: string;
-  value: EntryValue;
+  /** Absent when the source entry was not read: its version is the one last synced (`skipped`). */
+  value?: EntryValue;
   hmac: string;
   source?: string;
   sourceEntry?: string;
+  /** The source entry's version, where its listing gave one. */
+  sourceVersion?: string;
+  skipped?: true;
 }
 
 const STATUS_BY_CODE: Partial<Record<SecretbindErrorCode, SyncStatus>> = {
@@ -132,12 +136,12 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     try {
       switch (item.action) {
         case 'unchanged':
-          await keep('SYNCED', { destinationVersion: existing?.version ?? record?.destinationVersion, valueHmac: desired!.hmac, errorCode: undefined });
+          await keep('SYNCED', { destinationVersion: existing?.version ?? record?.destinationVersion, valueHmac: desired!.hmac, sourceVersion: desired!.sourceVersion, errorCode: undefined });
           return { ...item, outcome: 'done', status: 'SYNCED' };
         case 'create':
         case 'update': {
           const result = await retrying(() =>
-            writeEntry(engine, definition.destination, item.entry, desired!.value, {
+            writeEntry(engine, definition.destination, item.entry, desired!.value!, {
               owner: DEFAULT_OWNER,
               ...(definition.adopt ? { adopt: true } : {}),
               // A create must stay a create. An update carries no version: a file store's version is the whole
@@ -145,7 +149,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
               ...(item.action === 'create' ? { ifVersion: 'absent' } : {}),
             }),
           );
-          await keep('SYNCED', { destinationVersion: result.version, valueHmac: desired!.hmac, errorCode: undefined });
+          await keep('SYNCED', { destinationVersion: result.version, valueHmac: desired!.hmac, sourceVersion: desired!.sourceVersion, errorCode: undefined });
           return { ...item, outcome: 'done', status: 'SYNCED' };
         }
         case 'delete':
@@ -255,7 +259,7 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
   // 1. What the sources hold. A source that fails is never read as "deleted": its associations only fail this pass.
   let gathered: Gathered;
   try {
-    gathered = await gather(engine, definition, key, retry);
+    gathered = await gather(engine, definition, key, retry, records);
   } catch (error) {
     return { items: records.size > 0 ? [...records.keys()].map((entry) => fail(entry, error)) : [fail(WHOLE_DEFINITION, error)], desired: new Map(), listed: new Map(), records };
   }
@@ -290,6 +294,27 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
     listed = new Map((await listing).map((info) => [info.name, info]));
   } catch (error) {
     return { items: [...items, ...[...desired.keys()].map((entry) => fail(entry, error))], desired, listed: new Map(), records };
+  }
+
+  // 3b. A want skipped by source version is unchanged only if the destination still holds what secretbind wrote.
+  const stale = new Set<string>();
+  for (const [entry, want] of desired) {
+    const existing = listed.get(entry);
+    const record = records.get(entry);
+    const inPlace = existing !== undefined && existing.version !== undefined && record?.destinationVersion === existing.version && existing.owned !== false && (existing.owner === undefined || existing.owner === DEFAULT_OWNER);
+    if (want.skipped && !inPlace) stale.add(want.sourceEntry!);
+  }
+  if (stale.size > 0) {
+    for (const [entry, want] of desired) if (want.sourceEntry !== undefined && stale.has(want.sourceEntry)) desired.delete(entry);
+    try {
+      const late = await gathered.readSkipped([...stale]);
+      for (const want of late.desired) if (!byEntry.has(want.entry) || byEntry.get(want.entry)!.length === 1) desired.set(want.entry, want);
+      for (const failure of late.failures) for (const record of records.values()) if (record.sourceEntry === failure.sourceEntry) items.push(fail(record.entry, failure.error, { sourceEntry: failure.sourceEntry }));
+      gathered.failures.push(...late.failures);
+    } catch (error) {
+      for (const record of records.values()) if (record.sourceEntry !== undefined && stale.has(record.sourceEntry)) items.push(fail(record.entry, error, { sourceEntry: record.sourceEntry }));
+      for (const sourceEntry of stale) gathered.failures.push({ sourceEntry, entry: sourceEntry, error });
+    }
   }
 
   // 4. Decide each entry.
@@ -339,10 +364,16 @@ interface Gathered {
   desired: Desired[];
   /** Source entries that could not be read (ENTRY_NOT_FOUND is an answer, not a failure: the entry is gone). */
   failures: Array<{ sourceEntry: string; entry: string; error: unknown }>;
+  /** Reads source entries that were skipped by version, for the wants that turn out to need their value. */
+  readSkipped(sourceEntries: readonly string[]): Promise<Pick<Gathered, 'desired' | 'failures'>>;
 }
 
-/** The entries a definition wants in its destination, from its sources. Throws when a source cannot be listed. */
-async function gather(engine: Engine, definition: CheckedDefinition, key: Uint8Array, retry: Retry): Promise<Gathered> {
+/**
+ * The entries a definition wants in its destination, from its sources. Throws when a source cannot be listed. A
+ * listed source entry whose version is the one every association of it was synced from is not read: its wants carry
+ * the recorded HMAC and no value, and are read only if the destination moved.
+ */
+async function gather(engine: Engine, definition: CheckedDefinition, key: Uint8Array, retry: Retry, records: ReadonlyMap<string, AssociationRecord>): Promise<Gathered> {
   const { store: destination, provider: destinationProvider } = await engine.storeFor(definition.destination);
   const desired: Desired[] = [];
   const failures: Gathered['failures'] = [];
@@ -372,34 +403,58 @@ async function gather(engine: Engine, definition: CheckedDefinition, key: Uint8A
         desired.push({ entry, value, hmac: hmacOf(key, value), sourceEntry: target });
       }
     }
-    return { desired, failures };
+    return { desired, failures, readSkipped: async () => ({ desired: [], failures: [] }) };
   }
 
   const sourceName = definition.source!;
   const { store: source } = await engine.storeFor(sourceName);
-  let sourceEntries: string[];
-  if (definition.entries) sourceEntries = [...definition.entries];
+  const versions = new Map<string, string | undefined>();
+  if (definition.entries) for (const entry of definition.entries) versions.set(entry, undefined);
   else {
     const prefix = definition.folder !== undefined ? (definition.folder.endsWith('/') ? definition.folder : `${definition.folder}/`) : definition.prefix!;
-    sourceEntries = (await retry(() => listEntries(engine, sourceName, { prefix, recursive: true }))).map((info) => info.name);
+    for (const info of await retry(() => listEntries(engine, sourceName, { prefix, recursive: true }))) versions.set(info.name, info.version);
   }
-  const refs = sourceEntries.map((entry) => parseReference(entry));
-  const answers = await retry(() => readWhole(engine, sourceName, refs));
-  for (const ref of refs) {
-    const answer = answers.get(ref.raw) ?? { ok: false as const, error: new SecretbindError('BACKEND_UNAVAILABLE', `No answer for ${ref.raw}.`) };
-    const common: TemplateValues = { SourceName: source.name, SourceType: source.type, SecretPath: referencePath(ref), SecretBaseName: ref.segments.at(-1)!, ...(source.type === 'vault' ? { MountPath: typeof source.vault_mount_point === 'string' ? source.vault_mount_point : 'secret' } : {}) };
-    if (!answer.ok) {
-      if (failed(answer.error)) failures.push({ sourceEntry: ref.raw, entry: definition.granularity === 'secret-key' ? ref.raw : names(common), error: answer.error });
+  const bySource = new Map<string, AssociationRecord[]>();
+  for (const record of records.values()) if (record.sourceEntry !== undefined) bySource.set(record.sourceEntry, [...(bySource.get(record.sourceEntry) ?? []), record]);
+
+  const read = async (sourceEntries: readonly string[]): Promise<Pick<Gathered, 'desired' | 'failures'>> => {
+    const wanted: Desired[] = [];
+    const failing: Gathered['failures'] = [];
+    const refs = sourceEntries.map((entry) => parseReference(entry));
+    const answers = refs.length > 0 ? await retry(() => readWhole(engine, sourceName, refs)) : new Map<string, EntrySettled>();
+    for (const ref of refs) {
+      const answer = answers.get(ref.raw) ?? { ok: false as const, error: new SecretbindError('BACKEND_UNAVAILABLE', `No answer for ${ref.raw}.`) };
+      const common: TemplateValues = { SourceName: source.name, SourceType: source.type, SecretPath: referencePath(ref), SecretBaseName: ref.segments.at(-1)!, ...(source.type === 'vault' ? { MountPath: typeof source.vault_mount_point === 'string' ? source.vault_mount_point : 'secret' } : {}) };
+      if (!answer.ok) {
+        if (failed(answer.error)) failing.push({ sourceEntry: ref.raw, entry: definition.granularity === 'secret-key' ? ref.raw : names(common), error: answer.error });
+        continue;
+      }
+      const sourceVersion = versions.get(ref.raw);
+      const about = { source: source.name, sourceEntry: ref.raw, ...(sourceVersion !== undefined ? { sourceVersion } : {}) };
+      if (definition.granularity === 'secret-key') {
+        const fields = typeof answer.value === 'string' ? { value: answer.value } : answer.value;
+        for (const [field, text] of Object.entries(fields)) wanted.push({ entry: names({ ...common, SecretKey: field }), value: text, hmac: hmacOf(key, text), ...about });
+      } else {
+        wanted.push({ entry: names(common), value: answer.value, hmac: hmacOf(key, answer.value), ...about });
+      }
+    }
+    return { desired: wanted, failures: failing };
+  };
+
+  const toRead: string[] = [];
+  for (const [sourceEntry, version] of versions) {
+    const synced = bySource.get(sourceEntry) ?? [];
+    const unchanged = version !== undefined && synced.length > 0 && synced.every((record) => record.sourceVersion === version && record.status === 'SYNCED' && record.valueHmac !== undefined);
+    if (!unchanged) {
+      toRead.push(sourceEntry);
       continue;
     }
-    if (definition.granularity === 'secret-key') {
-      const fields = typeof answer.value === 'string' ? { value: answer.value } : answer.value;
-      for (const [field, text] of Object.entries(fields)) desired.push({ entry: names({ ...common, SecretKey: field }), value: text, hmac: hmacOf(key, text), source: source.name, sourceEntry: ref.raw });
-    } else {
-      desired.push({ entry: names(common), value: answer.value, hmac: hmacOf(key, answer.value), source: source.name, sourceEntry: ref.raw });
-    }
+    for (const record of synced) desired.push({ entry: record.entry, hmac: record.valueHmac!, source: source.name, sourceEntry, sourceVersion: version, skipped: true });
   }
-  return { desired, failures };
+  const first = await read(toRead);
+  desired.push(...first.desired);
+  failures.push(...first.failures);
+  return { desired, failures, readSkipped: read };
 }
 
 /** The default template is adapted to the destination's character set; a template the operator wrote is kept. */

@@ -18,6 +18,8 @@ export interface AssociationRecord {
   sourceEntry?: string;
   /** The destination's version after secretbind's last write. */
   destinationVersion?: string;
+  /** The source entry's version when it was last synced, where the source's listing has versions. */
+  sourceVersion?: string;
   /** HMAC-SHA256 of the value last written, keyed by the state's key: a short password cannot be guessed from it. */
   valueHmac?: string;
   status: SyncStatus;

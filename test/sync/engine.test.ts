@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import dotenvPackage from 'dotenv';
 import { describe, expect, it } from 'vitest';
-import { createSyncEngine, JsonFileSyncState, MemoryBindingRepository, MemorySyncState, type SecretEvent, type SyncDefinition } from 'secretbind';
+import { createSyncEngine, JsonFileSyncState, MemoryBindingRepository, MemorySyncState, parseReference, type SecretEvent, type SyncDefinition } from 'secretbind';
 import { dotenv } from '../../providers/dotenv/index.js';
 import { keepass } from '../../providers/keepass/index.js';
 import { memory } from '../../providers/memory/index.js';
@@ -107,6 +107,7 @@ describe('Sync: ownership, drift, deletion and failures', () => {
   it('removes an owned destination entry whose source entry is gone (UNSYNCED), never one of a failing source', async () => {
     const { source, destination, engine } = world([{ name: 'apps', source: 'src', prefix: 'apps/', destination: 'dst' }], APPS);
     await engine.run();
+    source.rotate('apps/netbox', 'netbox-2'); // a new version: the pass reads it (unchanged versions are not read)
     source.failNext('apps/netbox', 'BACKEND_UNAVAILABLE', { times: 10 });
     const outage = await engine.run();
     expect(outage.find((item) => item.entry === 'secretbind/src/apps/netbox')).toMatchObject({ action: 'error', status: 'EXTERNAL_SERVICE_ERROR' });
@@ -254,5 +255,30 @@ describe('Sync: names the destination can hold', () => {
     const source = memory({ entries: { 'apps/x': 'x' } });
     const engine = createSyncEngine({ repository: new MemoryBindingRepository().putStore({ name: 'src', type: 'memory' }), providers: [source], definitions: [{ name: 'lost', source: 'src', prefix: 'apps/', destination: 'nowhere' }] });
     expect(await engine.run()).toEqual([expect.objectContaining({ sync: 'lost', entry: '*', action: 'error', code: 'STORE_NOT_FOUND', outcome: 'failed', status: 'CLIENT_SIDE_ERROR' })]);
+  });
+});
+
+describe('Sync: source entries whose version has not moved are not read', () => {
+  it('reads nothing on a no-change pass, only what changed after, and a skipped entry again when its copy drifted', async () => {
+    const { source, destination, engine } = world([{ name: 'apps', source: 'src', prefix: 'apps/', destination: 'dst', granularity: 'secret-key', name_template: 'k/{{ .SecretBaseName }}/{{ .SecretKey }}' }], APPS);
+    await engine.run();
+    source.resetCounters();
+    const quiet = await engine.run();
+    expect(quiet.map((item) => item.action)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    expect(source.reads()).toBe(0);
+    expect((await engine.status()).every((record) => record.status === 'SYNCED' && record.sourceVersion !== undefined)).toBe(true);
+
+    source.rotate('apps/checkmk#password', 'cmk-2');
+    const rotated = await engine.run();
+    expect(source.reads()).toBe(1);
+    expect(rotated.filter((item) => item.action === 'update').map((item) => item.entry)).toEqual(['k/checkmk/password']);
+
+    source.resetCounters();
+    destination.set('k/netbox/value', 'edited by hand');
+    const drifted = await engine.run();
+    expect(source.reads()).toBe(1);
+    expect(drifted.find((item) => item.entry === 'k/netbox/value')).toMatchObject({ action: 'update', reason: expect.stringContaining('drift'), status: 'SYNCED' });
+    const written = await destination.readEntries!({ name: 'dst', type: 'memtwo' }, [parseReference('k/netbox/value')], { signal: new AbortController().signal, account: undefined, emit: () => {} });
+    expect(written.get('k/netbox/value')).toMatchObject({ ok: true, value: 'netbox-1' });
   });
 });
