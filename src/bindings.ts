@@ -45,6 +45,14 @@ export interface BindingRepository {
   findStore(storeName: string): MaybePromise<SecretStore | undefined>;
   listBindings?(): MaybePromise<readonly AccountBinding[]>;
   listStores?(): MaybePromise<readonly SecretStore[]>;
+  /** The accounts with their local passwords (Fernet tokens); migration reads them from here when not given them. */
+  listAccounts?(): MaybePromise<readonly Account[]>;
+  /** Adds or replaces an account's binding (migration binds each account it moved). */
+  saveBinding?(binding: AccountBinding): MaybePromise<void>;
+  /** Removes an account's binding (migration's rollback). */
+  removeBinding?(accountName: string): MaybePromise<unknown>;
+  /** Sets (a Fernet token) or clears (`null`) an account's local password. */
+  saveAccountPassword?(accountName: string, token: string | null): MaybePromise<void>;
 }
 
 /** The plain-object shape `MemoryBindingRepository.fromConfig` accepts (a parsed JSON file, database rows). */
@@ -68,6 +76,7 @@ export interface BindingConfig {
 export class MemoryBindingRepository implements BindingRepository {
   readonly #stores = new Map<string, SecretStore>();
   readonly #bindings = new Map<string, AccountBinding>();
+  readonly #accounts = new Map<string, Account>();
 
   /**
    * Builds a repository from a plain object, validating every store and binding. Bad input is `CONFIG_INVALID`
@@ -150,6 +159,33 @@ export class MemoryBindingRepository implements BindingRepository {
   /** Removes an account's binding; the account goes back to its local password. */
   removeBinding(accountName: string): boolean {
     return this.#bindings.delete(accountName);
+  }
+
+  /** {@link putBinding}, as {@link BindingRepository.saveBinding}. */
+  saveBinding(binding: AccountBinding): void {
+    this.putBinding(binding);
+  }
+
+  /** Adds or replaces an account (its name and local password token) for migration. */
+  putAccount(account: Account): this {
+    if (typeof account?.name !== 'string' || account.name.length === 0) throw new SecretbindError('CONFIG_INVALID', 'putAccount: the account needs a non-empty name.');
+    this.#accounts.set(account.name, { ...account });
+    return this;
+  }
+
+  findAccount(accountName: string): Account | undefined {
+    const account = this.#accounts.get(accountName);
+    return account && { ...account };
+  }
+
+  listAccounts(): Account[] {
+    return [...this.#accounts.values()].map((account) => ({ ...account }));
+  }
+
+  saveAccountPassword(accountName: string, token: string | null): void {
+    const account = this.#accounts.get(accountName);
+    if (!account) throw new SecretbindError('CONFIG_INVALID', `There is no account named ${JSON.stringify(accountName)}.`, { account: accountName });
+    this.#accounts.set(accountName, { ...account, password: token });
   }
 }
 

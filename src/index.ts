@@ -56,3 +56,7 @@ export { MemorySyncState, JsonFileSyncState, SYNC_STATUSES } from './sync/state.
 export type { SyncStateRepository, AssociationRecord, SyncStatus } from './sync/state.js';
 export { parseTemplate, TEMPLATE_PLACEHOLDERS } from './sync/template.js';
 export type { NameTemplate, TemplatePlaceholder, TemplateValues } from './sync/template.js';
+export { migrateAccounts } from './migrate/migrate.js';
+export type { MigrateOptions, MigrationItem } from './migrate/migrate.js';
+export { FileMigrationJournal, MemoryMigrationJournal } from './migrate/journal.js';
+export type { JournalRecord, MigrationJournal, MigrationStep } from './migrate/journal.js';

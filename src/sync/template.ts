@@ -9,8 +9,11 @@ import { SecretbindError } from '../errors.js';
 /** The placeholders a template may use. */
 export const TEMPLATE_PLACEHOLDERS = ['DestinationType', 'DestinationName', 'SourceName', 'SourceType', 'SecretPath', 'SecretBaseName', 'SecretKey', 'MountPath'] as const;
 
-/** One of {@link TEMPLATE_PLACEHOLDERS}. */
-export type TemplatePlaceholder = (typeof TEMPLATE_PLACEHOLDERS)[number];
+/** The placeholders of migration's entry template (`secretbind migrate --entry`). */
+export const MIGRATION_PLACEHOLDERS = ['Account', 'Store'] as const;
+
+/** One of {@link TEMPLATE_PLACEHOLDERS} or {@link MIGRATION_PLACEHOLDERS}. */
+export type TemplatePlaceholder = (typeof TEMPLATE_PLACEHOLDERS)[number] | (typeof MIGRATION_PLACEHOLDERS)[number];
 
 /** The values a template is rendered with; a placeholder left undefined is an error where the template uses it. */
 export type TemplateValues = Partial<Record<TemplatePlaceholder, string>>;
@@ -38,7 +41,7 @@ export interface NameTemplate {
  * parseTemplate('sync/{{ .SecretPath | replace "/" "_" }}').render({ SecretPath: 'apps/db' }) // 'sync/apps_db'
  * ```
  */
-export function parseTemplate(source: string): NameTemplate {
+export function parseTemplate(source: string, known: readonly TemplatePlaceholder[] = TEMPLATE_PLACEHOLDERS): NameTemplate {
   if (typeof source !== 'string' || source.length === 0) throw invalid(source, 'the template is empty', 1);
   const parts: Part[] = [];
   let at = 0;
@@ -51,7 +54,7 @@ export function parseTemplate(source: string): NameTemplate {
     if (open > at) parts.push({ text: source.slice(at, open) });
     const close = source.indexOf('}}', open + 2);
     if (close === -1) throw invalid(source, 'an action "{{" is never closed with "}}"', open + 1);
-    parts.push(parseAction(source, open + 2, close));
+    parts.push(parseAction(source, open + 2, close, known));
     at = close + 2;
   }
   for (const part of parts) if ('text' in part && part.text.includes('}}')) throw invalid(source, 'a "}}" closes no action', source.indexOf('}}') + 1);
@@ -82,14 +85,14 @@ function applyPipe(text: string, pipe: Pipe): string {
 }
 
 /** `{{ .Name | pipe | replace "a" "b" }}` between `start` and `end` (exclusive). */
-function parseAction(source: string, start: number, end: number): Part {
+function parseAction(source: string, start: number, end: number, known: readonly TemplatePlaceholder[]): Part {
   const tokens = tokenize(source, start, end);
   const [head, ...rest] = tokens;
   if (!head) throw invalid(source, 'an empty action "{{ }}"', start - 1);
   if (!head.text.startsWith('.') || head.quoted) throw invalid(source, `expected a placeholder such as .SecretPath, found ${JSON.stringify(head.text)}`, head.column);
   const name = head.text.slice(1);
-  if (!(TEMPLATE_PLACEHOLDERS as readonly string[]).includes(name)) {
-    throw invalid(source, `unknown placeholder .${name} (known: ${TEMPLATE_PLACEHOLDERS.map((known) => `.${known}`).join(', ')})`, head.column);
+  if (!(known as readonly string[]).includes(name)) {
+    throw invalid(source, `unknown placeholder .${name} (known: ${known.map((placeholder) => `.${placeholder}`).join(', ')})`, head.column);
   }
   const pipes: Pipe[] = [];
   for (let index = 0; index < rest.length; ) {
