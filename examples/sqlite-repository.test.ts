@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createSecretResolver, createSyncEngine, encryptLocalPassword, generateFernetKey } from 'secretbind';
+import { createSecretResolver, createSyncEngine, decryptLocalPassword, encryptLocalPassword, generateFernetKey, MemoryMigrationJournal, migrateAccounts } from 'secretbind';
 import { memory } from 'secretbind/providers/memory';
 import { envvar } from 'secretbind/providers/envvar';
 import { SqliteBindingRepository, SqliteSyncState } from './sqlite-repository.js';
@@ -70,5 +70,25 @@ describe('Example: sqlite-repository', () => {
     expect((await second.run()).map((item) => item.action)).toEqual(['unchanged', 'unchanged']);
     expect(source.reads()).toBe(0);
     reopened.close();
+  });
+
+  it('migrates its accounts into a store and back, each bind and clear in a transaction', async () => {
+    const db = repository().putStore({ name: 'vaultish', type: 'memory' });
+    for (const name of ['a', 'b']) db.putAccount({ name, password: encryptLocalPassword(`${name}-secret`, KEY) });
+    const store = memory();
+    const journal = new MemoryMigrationJournal();
+    const items = await migrateAccounts({ repository: db, providers: [store], cryptographyKey: KEY, to: 'vaultish', entry: 'apps/{{ .Account }}', clearLocal: true, journal });
+    expect(items.map((item) => item.outcome)).toEqual(['done', 'done']);
+    expect(db.listAccounts()).toEqual([{ name: 'a', password: null }, { name: 'b', password: null }]);
+    const resolver = createSecretResolver({ repository: db, providers: [store], cryptographyKey: KEY });
+    expect(await resolver.resolvePassword({ name: 'a' })).toBe('a-secret');
+    await resolver.close();
+    // The database refuses to clear the password of an account that is not bound.
+    db.putAccount({ name: 'c', password: encryptLocalPassword('c-secret', KEY) });
+    expect(thrown(() => db.saveAccountPassword('c', null)).message).toContain('stays');
+    await migrateAccounts({ repository: db, providers: [store], cryptographyKey: KEY, to: 'vaultish', mode: 'rollback', journal });
+    expect(db.listBindings()).toEqual([]);
+    expect(db.listAccounts().map((account) => decryptLocalPassword(account.password!, KEY))).toEqual(['a-secret', 'b-secret', 'c-secret']);
+    db.close();
   });
 });

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { checkBinding, SecretbindError, validateStoreFields, type AccountBinding, type AssociationRecord, type BindingRepository, type SecretStore, type SyncStateRepository } from 'secretbind';
+import { checkBinding, SecretbindError, validateStoreFields, type Account, type AccountBinding, type AssociationRecord, type BindingRepository, type SecretStore, type SyncStateRepository } from 'secretbind';
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS secret_stores (
@@ -19,6 +19,12 @@ const SCHEMA = `
     store   TEXT NOT NULL REFERENCES secret_stores(name) ON DELETE RESTRICT,
     entry   TEXT NOT NULL,
     enabled INTEGER NOT NULL DEFAULT 1
+  );
+  -- The application's accounts: the local password is a Fernet token, NULL once migration cleared it.
+  CREATE TABLE IF NOT EXISTS accounts (
+    name       TEXT PRIMARY KEY,
+    password   TEXT,
+    changed_at TEXT NOT NULL DEFAULT (datetime('now'))
   );
   -- Sync's associations: names, versions and an HMAC of the value, never the value.
   CREATE TABLE IF NOT EXISTS sync_associations (
@@ -113,6 +119,35 @@ export class SqliteBindingRepository implements BindingRepository {
 
   removeBinding(accountName: string): boolean {
     return this.#db.prepare('DELETE FROM account_bindings WHERE account = ?').run(accountName).changes > 0;
+  }
+
+  putAccount(account: Account): this {
+    this.#db.prepare('INSERT INTO accounts (name, password) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET password = excluded.password').run(account.name, account.password ?? null);
+    return this;
+  }
+
+  listAccounts(): Account[] {
+    return this.#db.prepare<[], { name: string; password: string | null }>('SELECT name, password FROM accounts ORDER BY name').all().map((row) => ({ name: row.name, password: row.password }));
+  }
+
+  /** Migration binds an account: the binding and the account's change time move together, in one transaction. */
+  saveBinding(binding: AccountBinding): void {
+    this.#db.transaction(() => {
+      this.putBinding(binding);
+      this.#db.prepare("UPDATE accounts SET changed_at = datetime('now') WHERE name = ?").run(binding.account);
+    })();
+  }
+
+  /**
+   * Migration clears (or, rolling back, restores) a local password. In one transaction with a check that the account
+   * is bound when the password is cleared: the database itself refuses to leave an account with neither.
+   */
+  saveAccountPassword(accountName: string, token: string | null): void {
+    this.#db.transaction(() => {
+      if (token === null && !this.findBinding(accountName)) throw new SecretbindError('CONFIG_INVALID', `Account ${JSON.stringify(accountName)} has no binding: its local password is its only one and stays.`, { account: accountName });
+      const changed = this.#db.prepare("UPDATE accounts SET password = ?, changed_at = datetime('now') WHERE name = ?").run(token, accountName).changes;
+      if (changed === 0) throw new SecretbindError('CONFIG_INVALID', `There is no account named ${JSON.stringify(accountName)}.`, { account: accountName });
+    })();
   }
 
   /** The connection, for a {@link SqliteSyncState} in the same file. */

@@ -46,6 +46,9 @@ import {
   wrapAccountLookup,
   type SecretEvent,
   credentialFingerprint,
+  FileMigrationJournal,
+  MemoryMigrationJournal,
+  migrateAccounts,
 } from 'secretbind';
 import { envvar } from '../providers/envvar/index.js';
 import { memory } from '../providers/memory/index.js';
@@ -203,6 +206,12 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     }));
     await forEachLimit([1, 2, 3], 2, async () => {});
     outputs.push(credentialFingerprint(CANARY), credentialFingerprint(CANARY.slice(0, 4)));
+    // Migration: its items, its journal (memory and file), its events and its refusals.
+    const migrationRepository = new MemoryBindingRepository().putStore({ name: 'into', type: 'memory' }).putAccount({ name: 'moved', password: CANARY_TOKEN }).putAccount({ name: 'undecryptable', password: encryptLocalPassword(CANARY, generateFernetKey()) });
+    const migrationJournal = new FileMigrationJournal(join(dir, 'migrate.journal'));
+    const migration = await migrateAccounts({ repository: migrationRepository, providers: [memory()], cryptographyKey: CANARY_KEY, to: 'into', journal: migrationJournal, clearLocal: true, onEvent: (event) => events.push(event) });
+    outputs.push(JSON.stringify(migration), readFileSync(join(dir, 'migrate.journal'), 'utf8'), JSON.stringify(await migrateAccounts({ repository: migrationRepository, providers: [memory()], cryptographyKey: CANARY_KEY, to: 'into', dryRun: true, journal: new MemoryMigrationJournal() })));
+    await failing(() => migrateAccounts({ repository: migrationRepository, providers: [memory()], cryptographyKey: CANARY_KEY.slice(1), to: 'into' }));
     const settled = await settle(() => {
       throw new SyntaxError(`Unexpected token, "${CANARY}" is not valid JSON`);
     });
@@ -216,7 +225,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     const covered = new Set([
       'createSecretResolver', 'wrapAccountLookup', 'MemoryBindingRepository', 'checkBinding', 'parseReference', 'formatReference',
       'referencePath', 'SecretbindError', 'isSecretbindError', 'formatEvent', 'encryptLocalPassword', 'decryptLocalPassword',
-      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'fileVersion', 'createSecretLog', 'createJsonLinesSink', 'readJsonLines', 'createSyncEngine', 'checkDefinitions', 'MemorySyncState', 'JsonFileSyncState', 'parseTemplate', 'guardWrite', 'settle', 'WithheldError', 'credentialFingerprint',
+      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'fileVersion', 'createSecretLog', 'createJsonLinesSink', 'readJsonLines', 'createSyncEngine', 'checkDefinitions', 'MemorySyncState', 'JsonFileSyncState', 'parseTemplate', 'guardWrite', 'settle', 'WithheldError', 'credentialFingerprint', 'migrateAccounts', 'FileMigrationJournal', 'MemoryMigrationJournal',
     ]);
     const functions = Object.entries(secretbind).filter(([, value]) => typeof value === 'function').map(([name]) => name);
     expect(functions.filter((name) => !covered.has(name))).toEqual([]);

@@ -13,6 +13,7 @@ Commands:
   put STORE NAME --config FILE     write the value read on stdin into an entry, with secretbind's owner mark
   log ACCOUNT --log-file FILE      one account's events from a JSON-lines log, newest first
   sync --config FILE               one pass of the sync definitions (--dry-run: the plan, changing nothing)
+  migrate --config FILE --to STORE move local passwords into STORE, verified, journaled (--resume, --rollback)
 
 Every command takes --json and --help. Errors print "error CODE: message" on stderr.
 Exit status: 0 success, 1 a check or resolution failed, 2 usage or configuration error.`,
@@ -58,4 +59,20 @@ entry NAME of STORE with secretbind's owner mark; prints the new version.
   --if-version V   write only if the entry is still at version V (as ls shows it); "absent": only if it is new
   --adopt          take over an existing entry that secretbind does not own
 An existing entry without secretbind's mark is never overwritten without --adopt (ENTRY_NOT_OWNED).`,
+  migrate: `Usage: secretbind migrate --config FILE --to STORE [--entry TEMPLATE] [--field NAME] [--only A,B]
+                         [--dry-run] [--clear-local] [--journal FILE] [--resume | --rollback] [--json]
+
+For each account of the configuration with a local password and no active binding: decrypts it (CRYPTOGRAPHY_KEY),
+writes it into STORE with secretbind's owner mark, reads it back and compares, binds the account in the
+configuration file, and only with --clear-local clears the local copy, after the verified read.
+  --entry TEMPLATE  the entry name: {{ .Account }} (default) and {{ .Store }}, e.g. 'Migrated/{{ .Account }}'
+  --field NAME      write the password into this field of the entry (KeePass Password, a JSON key)
+  --dry-run         per account: the entry, whether it exists and whether it is ours; changes nothing
+  --journal FILE    the step journal (default FILE.migrate-journal.jsonl beside the configuration): names,
+                    versions and HMACs, never a password; each step is fsynced before the next is taken
+  --resume          finish the accounts a killed run left unfinished
+  --rollback        put local passwords back from the store (verified) and remove the bindings migration made
+Refused, changing nothing for the account: an entry that exists without secretbind's mark (ENTRY_NOT_OWNED), no
+local password, a key that cannot decrypt it (LOCAL_DECRYPT_FAILED); a read-only store (OPERATION_UNSUPPORTED).
+Exit 0 when every account is migrated or skipped, 1 when any failed or was refused, 2 for a usage error.`,
 };

@@ -11,6 +11,7 @@ import { HELP } from './help.js';
 import { keygen } from './keygen.js';
 import { log } from './log.js';
 import { ls } from './ls.js';
+import { migrate } from './migrate.js';
 import { put } from './put.js';
 import { resolve } from './resolve.js';
 import { sync } from './sync.js';
@@ -18,7 +19,7 @@ import { EXIT, usage, type CliIo, type Command } from './shared.js';
 
 export type { CliIo } from './shared.js';
 
-const COMMANDS: Readonly<Record<string, Command>> = { check, explain, resolve, keygen, encrypt, ls, put, log, sync };
+const COMMANDS: Readonly<Record<string, Command>> = { check, explain, resolve, keygen, encrypt, ls, put, log, sync, migrate };
 
 /** Runs the command line; returns the exit status. */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {

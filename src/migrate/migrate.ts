@@ -37,7 +37,7 @@ export interface MigrateOptions {
   onEvent?: SecretEventListener;
   /** Deadline of one store call, in milliseconds. Default: 30000. */
   timeoutMs?: number;
-  /** Accounts handled together (their writes can share one save of a file store). Default: 100. */
+  /** Accounts handled together: their writes share a file store's save and each step's journal fsync. Default: 500. */
   batchSize?: number;
 }
 
@@ -65,6 +65,8 @@ const after = (last: MigrationStep | undefined, step: MigrationStep): boolean =>
 
 interface Work {
   item: MigrationItem;
+  /** The listing showed no such entry and no earlier run began this account: write without reading first. */
+  absent: boolean;
   account: Account;
   password?: string;
   hmac: string;
@@ -94,7 +96,7 @@ export async function migrateAccounts(options: MigrateOptions): Promise<Migratio
   const engine = new Engine({ repository, providers: options.providers, cryptographyKey: keyInput, onEvent: options.onEvent, timeoutMs: options.timeoutMs ?? 30_000, onProviderError: 'throw' });
   const journal = options.journal ?? new MemoryMigrationJournal();
   const mode = options.mode ?? 'migrate';
-  const batchSize = options.batchSize ?? 100;
+  const batchSize = options.batchSize ?? 500;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new SecretbindError('CONFIG_INVALID', 'batchSize must be a positive whole number.');
   const template = (() => {
     try {
@@ -183,7 +185,7 @@ export async function migrateAccounts(options: MigrateOptions): Promise<Migratio
       }
       const planned: MigrationItem = { ...item, ...(listing ? { exists: listed !== undefined, owned: listed !== undefined } : {}), ...(resuming ? { step: prior.step, reason: `resumed after ${prior.step}` } : {}) };
       items.push(planned);
-      work.push({ item: planned, account, ...(password !== undefined ? { password } : {}), hmac, last: resuming ? prior.step : undefined, clearLocal: options.clearLocal === true || prior?.clearLocal === true });
+      work.push({ item: planned, absent: listing !== undefined && listed === undefined && !resuming, account, ...(password !== undefined ? { password } : {}), hmac, last: resuming ? prior.step : undefined, clearLocal: options.clearLocal === true || prior?.clearLocal === true });
     }
     if (options.dryRun) return items;
 
@@ -205,10 +207,11 @@ export async function migrateAccounts(options: MigrateOptions): Promise<Migratio
       await Promise.all(
         toWrite.map(async (one) => {
           try {
-            if ((await readHmac(one)) !== one.hmac) {
+            if (one.absent || (await readHmac(one)) !== one.hmac) {
               const name = entryBase(one.item.entry);
               const value = options.field === undefined ? one.password! : { [options.field]: one.password! };
-              const result = await writeEntry(engine, store.name, name, value, { owner: DEFAULT_OWNER, ...(options.field !== undefined ? { merge: true } : {}) });
+              // A new entry must stay new: someone creating it meanwhile is a CONFLICT, never overwritten.
+              const result = await writeEntry(engine, store.name, name, value, { owner: DEFAULT_OWNER, ...(options.field !== undefined ? { merge: true } : {}), ...(one.absent && options.field === undefined ? { ifVersion: 'absent' } : {}) });
               one.item.written = true;
               written.push({ work: one, step: 'written', extra: { version: result.version } });
             } else written.push({ work: one, step: 'written' });
@@ -287,7 +290,7 @@ export async function migrateAccounts(options: MigrateOptions): Promise<Migratio
         if (record.step === 'rolled-back' || (options.only && !options.only.includes(record.account))) continue;
         const item: MigrationItem = { account: record.account, store: record.store, entry: record.entry, action: 'rollback', outcome: options.dryRun ? 'planned' : 'done', reason: 'local password restored from the store; binding removed', step: record.step };
         items.push(item);
-        const one: Work = { item, account: { name: record.account }, hmac: record.hmac!, last: record.step, clearLocal: false };
+        const one: Work = { item, absent: false, account: { name: record.account }, hmac: record.hmac!, last: record.step, clearLocal: false };
         if (!records.some((earlier) => earlier.account === record.account && earlier.step === 'bound')) {
           item.reason = 'never bound: the local password was never touched';
           if (!options.dryRun) await note([{ work: one, step: 'rolled-back' }]);

@@ -7,12 +7,13 @@ import { benchCli } from './cli.js';
 import { benchCore } from './core.js';
 import { benchKeepass } from './keepass.js';
 import { benchLastpass } from './lastpass.js';
+import { benchMigrate } from './migrate.js';
 import { benchVault } from './vault.js';
 import { benchSync } from './sync.js';
 import { benchWrites } from './writes.js';
 
 const only = process.argv[2];
-const benches: Record<string, () => Promise<void>> = { core: benchCore, keepass: benchKeepass, lastpass: benchLastpass, vault: benchVault, aws: benchAws, writes: benchWrites, sync: benchSync, cli: benchCli };
+const benches: Record<string, () => Promise<void>> = { core: benchCore, keepass: benchKeepass, lastpass: benchLastpass, vault: benchVault, aws: benchAws, writes: benchWrites, sync: benchSync, migrate: benchMigrate, cli: benchCli };
 for (const [name, bench] of Object.entries(benches)) {
   if (!only || only === name) await bench();
 }

@@ -178,7 +178,7 @@ describe('migrateAccounts', () => {
     for (const name of names) repository.putAccount({ name, password: encryptLocalPassword(`pw-${name}`, KEY) });
     const provider = keepass({ env: { KP: MASTER } });
     const journal = new FileMigrationJournal(join(mkdtempSync(join(tmpdir(), 'secretbind-migrate-')), 'migrate.journal'));
-    const items = await migrateAccounts({ repository, providers: [provider], cryptographyKey: KEY, to: 'kp', entry: 'Migrated/{{ .Account }}', journal, clearLocal: true });
+    const items = await migrateAccounts({ repository, providers: [provider], cryptographyKey: KEY, to: 'kp', entry: 'Migrated/{{ .Account }}', journal, clearLocal: true, batchSize: 100 });
     expect(items.every((item) => item.outcome === 'done')).toBe(true);
     expect(provider.stats().saves).toBe(2);
     expect(journal.fsyncs).toBe(12);
