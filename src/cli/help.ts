@@ -40,12 +40,13 @@ in $CRYPTOGRAPHY_KEY or in the variable named by --key-env.`,
 Lists the entries of STORE (under PREFIX, a folder or name prefix): name, version, last update and whether
 secretbind owns it. Never prints a value. Without --recursive only PREFIX's own level is listed.
 Exit 0 on success, 1 with "error CODE: message" when the store fails.`,
-  sync: `Usage: secretbind sync --config FILE [--dry-run] [--only NAME]... [--state FILE] [--json]
+  sync: `Usage: secretbind sync --config FILE [--dry-run] [--only NAME]... [--state FILE] [--log-file PATH] [--json]
 
 Runs one pass of the configuration's "sync" definitions: writes what changed in the sources to the destinations,
 removes what secretbind owns and the source no longer has, and never touches an entry without secretbind's owner
 mark unless the definition says adopt. --dry-run prints the plan and changes nothing. The state (versions and HMACs
 of what was written, never values) is kept in FILE.sync-state.json beside the configuration unless --state says.
+--log-file PATH appends every event as a JSON line (rotated at 10 MiB, five files kept); never a value.
 Exit 0 when every entry is synced, unchanged or removed; 1 when any failed; 2 for a usage or configuration error.`,
   log: `Usage: secretbind log ACCOUNT --log-file FILE [--limit N] [--json]
 
@@ -60,7 +61,7 @@ entry NAME of STORE with secretbind's owner mark; prints the new version.
   --adopt          take over an existing entry that secretbind does not own
 An existing entry without secretbind's mark is never overwritten without --adopt (ENTRY_NOT_OWNED).`,
   migrate: `Usage: secretbind migrate --config FILE --to STORE [--entry TEMPLATE] [--field NAME] [--only A,B]
-                         [--dry-run] [--clear-local] [--journal FILE] [--resume | --rollback] [--json]
+                         [--dry-run] [--clear-local] [--journal FILE] [--resume | --rollback] [--log-file PATH] [--json]
 
 For each account of the configuration with a local password and no active binding: decrypts it (CRYPTOGRAPHY_KEY),
 writes it into STORE with secretbind's owner mark, reads it back and compares, binds the account in the

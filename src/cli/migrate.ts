@@ -8,6 +8,7 @@ import { FileMigrationJournal, migrateAccounts, SecretbindError } from 'secretbi
 import { loadConfig, providersFor } from './config.js';
 import { ConfigFileRepository } from './config-file.js';
 import { CONFIG_OPTIONS, EXIT, table, type Command } from './shared.js';
+import { logSink } from './shared-log.js';
 
 export const migrate: Command = async (args, io) => {
   const { values } = parseArgs({
@@ -23,6 +24,7 @@ export const migrate: Command = async (args, io) => {
       journal: { type: 'string' },
       resume: { type: 'boolean', default: false },
       rollback: { type: 'boolean', default: false },
+      'log-file': { type: 'string' },
     },
   });
   const config = await loadConfig(values.config);
@@ -32,7 +34,9 @@ export const migrate: Command = async (args, io) => {
   const dryRun = values['dry-run'];
   const mode = values.rollback ? 'rollback' : values.resume ? 'resume' : 'migrate';
   if (io.stderrIsTerminal) io.stderr(`${dryRun ? 'planning' : mode === 'rollback' ? 'rolling back' : 'migrating'} into ${values.to} (journal ${journalPath})...\n`);
+  const sink = logSink(values['log-file']);
   const items = await migrateAccounts({
+    ...(sink ? { onEvent: sink.record } : {}),
     repository: new ConfigFileRepository(config),
     providers: await providersFor(config, io),
     cryptographyKey: io.env.CRYPTOGRAPHY_KEY ?? [],
@@ -44,7 +48,7 @@ export const migrate: Command = async (args, io) => {
     clearLocal: values['clear-local'],
     journal: new FileMigrationJournal(journalPath),
     mode,
-  });
+  }).finally(() => sink?.close());
   if (values.json) io.stdout(`${JSON.stringify({ dryRun, mode, journal: journalPath, items }, null, 2)}\n`);
   else {
     if (dryRun) io.stdout('dry run: nothing was changed\n');

@@ -7,22 +7,29 @@ import { parseArgs } from 'node:util';
 import { createSyncEngine, JsonFileSyncState, SecretbindError, type SyncDefinition } from 'secretbind';
 import { loadConfig, providersFor } from './config.js';
 import { CONFIG_OPTIONS, EXIT, table, type Command } from './shared.js';
+import { logSink } from './shared-log.js';
 
 export const sync: Command = async (args, io) => {
-  const { values } = parseArgs({ args: [...args], options: { ...CONFIG_OPTIONS, 'dry-run': { type: 'boolean', default: false }, only: { type: 'string', multiple: true }, state: { type: 'string' } } });
+  const { values } = parseArgs({ args: [...args], options: { ...CONFIG_OPTIONS, 'dry-run': { type: 'boolean', default: false }, only: { type: 'string', multiple: true }, state: { type: 'string' }, 'log-file': { type: 'string' } } });
   const config = await loadConfig(values.config);
   if (config.sync.length === 0) throw new SecretbindError('CONFIG_INVALID', `${config.path}: has no sync definitions (a "sync" list beside stores and bindings).`);
   const statePath = values.state ?? join(dirname(config.path), `${config.path.replace(/^.*[\\/]/, '').replace(/\.(json|ya?ml)$/i, '')}.sync-state.json`);
+  const sink = logSink(values['log-file']);
   let engine;
   try {
-    engine = createSyncEngine({ repository: config.repository, providers: await providersFor(config, io), definitions: config.sync as SyncDefinition[], state: new JsonFileSyncState(statePath) });
+    engine = createSyncEngine({ repository: config.repository, providers: await providersFor(config, io), definitions: config.sync as SyncDefinition[], state: new JsonFileSyncState(statePath), ...(sink ? { onEvent: sink.record } : {}) });
   } catch (error) {
     throw error instanceof SecretbindError ? new SecretbindError(error.code, `${config.path}: ${error.message}`, { cause: error }) : error;
   }
   const dryRun = values['dry-run'];
   if (io.stderrIsTerminal) io.stderr(`${dryRun ? 'planning' : 'running'} ${config.sync.length} sync definition(s)...\n`);
-  const items = await engine.run({ dryRun, ...(values.only ? { only: values.only } : {}) });
-  await engine.close();
+  let items;
+  try {
+    items = await engine.run({ dryRun, ...(values.only ? { only: values.only } : {}) });
+  } finally {
+    await engine.close();
+    sink?.close();
+  }
   if (values.json) {
     io.stdout(`${JSON.stringify({ dryRun, items }, null, 2)}\n`);
   } else {

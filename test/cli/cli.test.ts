@@ -197,8 +197,11 @@ describe('Command: sync', () => {
     expect(planned.stdout).toMatch(/env-copy\s+COPY_DB_PASSWORD\s+create\s+yes/);
     expect(readFileSync(join(dir, 'dest.env'), 'utf8')).toBe(before);
     expect(existsSync(join(dir, 'secretbind.sync-state.json'))).toBe(false);
-    const ran = await run(['sync', '--config', config]);
+    const ran = await run(['sync', '--config', config, '--log-file', join(dir, 'sync.jsonl')]);
     expect(ran.status, ran.stderr).toBe(0);
+    const logged = readFileSync(join(dir, 'sync.jsonl'), 'utf8');
+    expect(logged.trim().split('\n').map((line) => (JSON.parse(line) as { operation?: string }).operation)).toEqual(expect.arrayContaining(['list', 'write']));
+    expect(logged).not.toMatch(/canary-value/);
     expect(ran.stdout).toMatch(/COPY_API_KEY\s+create\s+SYNCED/);
     expect(readFileSync(join(dir, 'dest.env'), 'utf8')).toContain("COPY_DB_PASSWORD='db-canary-value' # managed-by: secretbind");
     const again = await run(['sync', '--config', config, '--json']);

@@ -54,8 +54,11 @@ describe('Command: migrate', () => {
     expect(readFileSync(kdbx).equals(before.kdbx)).toBe(true);
     expect(() => readFileSync(join(dir, 'secretbind.migrate-journal.jsonl'))).toThrow();
 
-    const ran = await run(['migrate', '--config', config, '--to', 'kp', '--entry', 'Migrated/{{ .Account }}', '--clear-local']);
+    const ran = await run(['migrate', '--config', config, '--to', 'kp', '--entry', 'Migrated/{{ .Account }}', '--clear-local', '--log-file', join(dir, 'events.jsonl')]);
     expect(ran.status, ran.stderr).toBe(0);
+    const logged = readFileSync(join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { kind: string; operation?: string; entry?: string });
+    expect(logged.filter((event) => event.operation === 'write').map((event) => event.entry).sort()).toEqual(['Migrated/checkmk-prod', 'Migrated/netbox']);
+    expect(readFileSync(join(dir, 'events.jsonl'), 'utf8')).not.toMatch(/canary-pw/);
     expect(ran.stdout).toMatch(/netbox\s+Migrated\/netbox\s+migrate\s+done/);
     const after = readFileSync(config, 'utf8');
     expect(after).toContain('# operated by the platform team');
