@@ -62,8 +62,19 @@ export interface EntryEvent {
   code?: SecretbindErrorCode;
 }
 
+/** Emitted by the sync daemon: a pass, a watch, leadership. Names and counts, never a value. */
+export interface SyncEvent {
+  source: 'Secrets';
+  kind: 'sync';
+  level: 'info' | 'warn';
+  message: string;
+  /** The sync definition concerned, where one is. */
+  sync?: string;
+  detail?: Readonly<Record<string, string | number | boolean>>;
+}
+
 /** Every event secretbind emits through `onEvent`. */
-export type SecretEvent = ResolutionEvent | ProviderEvent | EntryEvent;
+export type SecretEvent = ResolutionEvent | ProviderEvent | EntryEvent | SyncEvent;
 
 /** Receives every event. A listener that throws is ignored: logging never breaks a resolution. */
 export type SecretEventListener = (event: SecretEvent) => void;
@@ -98,6 +109,11 @@ export function formatEvent(event: SecretEvent): string {
     if (event.created) parts.push('created=true');
     if (event.count !== undefined) parts.push(`count=${event.count}`);
     if (event.code) parts.push(`code=${event.code}`);
+  } else if (event.kind === 'sync') {
+    parts.push(`level=${event.level}`);
+    if (event.sync !== undefined) parts.push(`sync=${quote(event.sync)}`);
+    parts.push(`message=${quote(event.message)}`);
+    for (const [key, value] of Object.entries(event.detail ?? {})) parts.push(`${key}=${quote(String(value))}`);
   } else {
     parts.push(`level=${event.level}`, `type=${event.storeType}`);
     if (event.store !== undefined) parts.push(`store=${quote(event.store)}`);

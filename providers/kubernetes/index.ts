@@ -308,3 +308,6 @@ function checkLocation(ref: EntryReference): void {
     }
   }
 }
+
+export { kubernetesLease } from './lease.js';
+export type { KubernetesLeaseOptions } from './lease.js';

@@ -197,8 +197,9 @@ export class VaultSession {
 
   async #renew(ctx: ResolveContext): Promise<void> {
     try {
-      this.#remember(await this.#retrying(ctx, () => this.#client.tokenRenewSelf({ requestOptions: { signal: ctx.signal } }), 'auth/token/renew-self'));
-      ctx.emit({ message: 'Vault token renewed', detail: { method: this.method } });
+      const body = await this.#retrying(ctx, () => this.#client.tokenRenewSelf({ requestOptions: { signal: ctx.signal } }), 'auth/token/renew-self');
+      this.#remember(body);
+      ctx.emit({ message: 'Vault token renewed', detail: { method: this.method, ttlSeconds: body.auth?.lease_duration ?? 0 } });
     } catch (error) {
       if (isAbort(error, ctx)) throw error;
       // A renewal that fails (max TTL reached) is not fatal: log in again instead.

@@ -60,5 +60,14 @@ if (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     readSecret,
     env: process.env,
     stderrIsTerminal: Boolean(process.stderr.isTTY),
+    onSignal(handler) {
+      const signals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+      const listeners = signals.map((signal) => [signal, () => handler(signal)] as const);
+      for (const [signal, listener] of listeners) process.on(signal, listener);
+      return () => {
+        for (const [signal, listener] of listeners) process.off(signal, listener);
+      };
+    },
+    exit: (code) => process.exit(code),
   });
 }

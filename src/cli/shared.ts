@@ -1,4 +1,5 @@
 /** What every command shares: its streams and environment, exit codes, argument and table helpers. */
+import { SecretbindError } from 'secretbind';
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -8,6 +9,10 @@ export interface CliIo {
   env: Readonly<Record<string, string | undefined>>;
   /** Whether stderr is a terminal (progress lines are shown only then). */
   stderrIsTerminal: boolean;
+  /** Long-running commands (`sync --watch`) hear SIGTERM, SIGINT and SIGHUP here; returns the unsubscribe. */
+  onSignal?: (handler: (signal: 'SIGTERM' | 'SIGINT' | 'SIGHUP') => void) => () => void;
+  /** Ends the process at once (a second SIGTERM during shutdown). */
+  exit?: (code: number) => void;
 }
 
 /** Exit codes: 0 success, 1 a check, resolution or operation failed, 2 a usage or configuration error. */
@@ -31,4 +36,14 @@ export function onlyAccount(positionals: readonly string[]): string {
 export function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** `30s`, `2m`, `500ms`, `1h` or plain seconds, in milliseconds. */
+export function parseDuration(text: string, option: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) throw new SecretbindError('CONFIG_INVALID', `${option}: expected a duration such as 30s, 2m or 500ms, not ${JSON.stringify(text)}.`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  const value = Number(match[1]) * unit;
+  if (value <= 0) throw new SecretbindError('CONFIG_INVALID', `${option}: must be more than zero.`);
+  return value;
 }

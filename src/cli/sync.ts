@@ -4,17 +4,49 @@
  */
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createSyncEngine, JsonFileSyncState, SecretbindError, type SyncDefinition } from 'secretbind';
+import { createSyncEngine, JsonFileSyncState, SecretbindError, type SecretEvent, type SyncDefinition } from 'secretbind';
+import { watchOptionsFrom, watchSync } from './sync-watch.js';
 import { loadConfig, providersFor } from './config.js';
 import { CONFIG_OPTIONS, EXIT, table, type Command } from './shared.js';
 import { logSink } from './shared-log.js';
 
 export const sync: Command = async (args, io) => {
-  const { values } = parseArgs({ args: [...args], options: { ...CONFIG_OPTIONS, 'dry-run': { type: 'boolean', default: false }, only: { type: 'string', multiple: true }, state: { type: 'string' }, 'log-file': { type: 'string' } } });
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      ...CONFIG_OPTIONS,
+      'dry-run': { type: 'boolean', default: false },
+      only: { type: 'string', multiple: true },
+      state: { type: 'string' },
+      'log-file': { type: 'string' },
+      watch: { type: 'boolean', default: false },
+      interval: { type: 'string' },
+      jitter: { type: 'string' },
+      listen: { type: 'string' },
+      'leader-elect': { type: 'boolean', default: false },
+      lease: { type: 'string' },
+      'lease-duration': { type: 'string' },
+      'renew-deadline': { type: 'string' },
+      'retry-period': { type: 'string' },
+      'log-format': { type: 'string' },
+      grace: { type: 'string' },
+    },
+  });
   const config = await loadConfig(values.config);
   if (config.sync.length === 0) throw new SecretbindError('CONFIG_INVALID', `${config.path}: has no sync definitions (a "sync" list beside stores and bindings).`);
   const statePath = values.state ?? join(dirname(config.path), `${config.path.replace(/^.*[\\/]/, '').replace(/\.(json|ya?ml)$/i, '')}.sync-state.json`);
   const sink = logSink(values['log-file']);
+  if (values.watch) {
+    if (values['dry-run']) throw new SecretbindError('CONFIG_INVALID', '--watch and --dry-run exclude each other: a daemon that changes nothing has nothing to do.');
+    const build = async (loaded: typeof config, state: JsonFileSyncState, onEvent: (event: SecretEvent) => void) => {
+      try {
+        return createSyncEngine({ repository: loaded.repository, providers: await providersFor(loaded, io), definitions: loaded.sync as SyncDefinition[], state, onEvent });
+      } catch (error) {
+        throw error instanceof SecretbindError ? new SecretbindError(error.code, `${loaded.path}: ${error.message}`, { cause: error }) : error;
+      }
+    };
+    return watchSync({ configPath: config.path, statePath, sink, build, ...watchOptionsFrom(values) }, io);
+  }
   let engine;
   try {
     engine = createSyncEngine({ repository: config.repository, providers: await providersFor(config, io), definitions: config.sync as SyncDefinition[], state: new JsonFileSyncState(statePath), ...(sink ? { onEvent: sink.record } : {}) });

@@ -122,12 +122,12 @@ export function createSecretLog(options: SecretLogOptions = {}): SecretLog {
         if (event.outcome === 'error') store.errors++;
       }
     }
-    if (event.kind !== 'provider' && event.outcome === 'error' && event.code !== undefined) stats.errors[event.code] = (stats.errors[event.code] ?? 0) + 1;
+    if ((event.kind === 'resolution' || event.kind === 'entry') && event.outcome === 'error' && event.code !== undefined) stats.errors[event.code] = (stats.errors[event.code] ?? 0) + 1;
   }
 
   const record = (event: SecretEvent): void => {
     count(event);
-    const account = event.kind === 'entry' ? '' : (event.account ?? '');
+    const account = event.kind === 'entry' || event.kind === 'sync' ? '' : (event.account ?? '');
     const node: Node = { at: now(), event, account, older: newest, newer: undefined, nextOfAccount: undefined };
     if (newest) newest.newer = node;
     else oldest = node;

@@ -10,6 +10,7 @@ import { formatReference, parseReference, referencePath, type EntryReference } f
 import { checkDefinitions, type CheckedDefinition, type SyncDefinition } from './definitions.js';
 import { MemorySyncState, type AssociationRecord, type SyncStateRepository, type SyncStatus } from './state.js';
 import type { TemplateValues } from './template.js';
+import { SyncLoop, type SyncLoopOptions, type SyncLoopState } from './daemon.js';
 
 /** What sync decided for one destination entry. */
 export type SyncAction = 'create' | 'update' | 'delete' | 'unchanged' | 'conflict' | 'not-owned' | 'error';
@@ -54,6 +55,11 @@ export interface SyncRunOptions {
   only?: readonly string[];
   /** Decide, but change nothing: no write, no removal, no state. */
   dryRun?: boolean;
+  /**
+   * Asked before each write and removal; when it answers false the pass leaves the rest for later (a replica that
+   * lost leadership, a process shutting down). Items left are `planned`, their associations untouched.
+   */
+  mayWrite?: () => boolean;
 }
 
 /** One-way sync from sources into destinations; see README "Sync". */
@@ -64,6 +70,12 @@ export interface SyncEngine {
   run(options?: SyncRunOptions): Promise<SyncItem[]>;
   /** Every association with its status, time of last change and last error code. */
   status(): Promise<AssociationRecord[]>;
+  /** Runs passes in a loop (interval, jitter, file watches, leader election) until {@link SyncEngine.stop}. */
+  start(options?: SyncLoopOptions): Promise<void>;
+  /** Stops the loop: the write in flight finishes, the state is saved, leadership released. */
+  stop(): Promise<void>;
+  /** The loop's role, readiness, last pass and watches (for health endpoints). */
+  loopState(): SyncLoopState;
   close(): Promise<void>;
 }
 
@@ -79,6 +91,9 @@ interface Desired {
   sourceVersion?: string;
   skipped?: true;
 }
+
+/** Actions that change the destination. */
+const WRITING: ReadonlySet<SyncAction> = new Set(['create', 'update', 'delete']);
 
 const STATUS_BY_CODE: Partial<Record<SecretbindErrorCode, SyncStatus>> = {
   RATE_LIMITED: 'EXTERNAL_SERVICE_ERROR',
@@ -117,7 +132,13 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     for (const definition of await selected(runOptions.only)) {
       const planned = await planDefinition(engine, definition, state, key, retrying);
       if (apply) {
-        for (const item of planned.items) items.push(await carryOut(item, planned.desired.get(item.entry), planned.listed.get(item.entry), definition, planned.records.get(item.entry)));
+        for (const item of planned.items) {
+          if (WRITING.has(item.action) && runOptions.mayWrite && !runOptions.mayWrite()) {
+            items.push({ ...item, outcome: 'planned', reason: `${item.reason}; left for later: this process may not write now` });
+            continue;
+          }
+          items.push(await carryOut(item, planned.desired.get(item.entry), planned.listed.get(item.entry), definition, planned.records.get(item.entry)));
+        }
         await state.flush?.();
       } else {
         items.push(...planned.items.map((item) => ({ ...item, outcome: 'planned' as const })));
@@ -189,21 +210,60 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     }
   }
 
+  let loop: SyncLoop | undefined;
+
+  /** The files of KeePass and dotenv sources, with the definitions that read them. */
+  async function watchTargets(): Promise<Array<{ path: string; syncs: string[] }>> {
+    const byPath = new Map<string, string[]>();
+    for (const definition of definitions) {
+      const sources = definition.mapped ? [...definition.mapped.values()].flatMap((parts) => parts.map((part) => part.store)) : [definition.source!];
+      for (const name of new Set(sources)) {
+        const store = await options.repository.findStore(name);
+        const path = store?.type === 'keepass' ? store.kdbx_path : store?.type === 'dotenv' ? store.dotenv_path : undefined;
+        if (typeof path === 'string') byPath.set(path, [...(byPath.get(path) ?? []), definition.name]);
+      }
+    }
+    return [...byPath].map(([path, syncs]) => ({ path, syncs }));
+  }
+
+  function run(runOptions: SyncRunOptions): Promise<SyncItem[]> {
+    // Passes never overlap: a second run waits for the first.
+    const next = passes.then(() => pass(runOptions, !runOptions.dryRun));
+    passes = next.then(
+      () => {},
+      () => {},
+    );
+    return next;
+  }
+
   return {
     plan: (planOptions = {}) => pass(planOptions, false),
-    run(runOptions = {}) {
-      // Passes never overlap: a second run waits for the first.
-      const next = passes.then(() => pass(runOptions, !runOptions.dryRun));
-      passes = next.then(
-        () => {},
-        () => {},
-      );
-      return next;
-    },
+    run: (runOptions = {}) => run(runOptions),
     async status() {
       return [...(await state.list())];
     },
+    async start(loopOptions = {}) {
+      if (loop?.state().running) throw new SecretbindError('CONFIG_INVALID', 'The sync loop is already running; stop() it first.');
+      loop = new SyncLoop(
+        {
+          runPass: (only, mayWrite) => run({ ...(only ? { only } : {}), mayWrite }),
+          syncNames: () => definitions.map((definition) => definition.name),
+          watchTargets,
+          emit: (event) => engine.emit(event),
+        },
+        loopOptions,
+      );
+      await loop.start();
+    },
+    async stop() {
+      await loop?.stop();
+      await state.flush?.();
+    },
+    loopState() {
+      return loop?.state() ?? { running: false, role: 'single', ready: false, watching: [], watchFailures: [] };
+    },
     async close() {
+      await loop?.stop();
       await engine.close();
     },
   };
@@ -266,8 +326,9 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
   for (const failure of gathered.failures) {
     // A source entry that failed keeps its associations as they are and reports the failure on each of them.
     const concerned = [...records.values()].filter((record) => record.sourceEntry === failure.sourceEntry);
-    if (concerned.length === 0) items.push(fail(failure.entry, failure.error, { sourceEntry: failure.sourceEntry }));
-    for (const record of concerned) items.push(fail(record.entry, failure.error, { sourceEntry: failure.sourceEntry }));
+    const from = { sourceEntry: failure.sourceEntry, ...(definition.source ? { source: definition.source } : {}) };
+    if (concerned.length === 0) items.push(fail(failure.entry, failure.error, from));
+    for (const record of concerned) items.push(fail(record.entry, failure.error, from));
   }
 
   // 2. Names that two sources both land on fail both, naming each other.
