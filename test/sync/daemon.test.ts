@@ -3,7 +3,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSecretResolver, createSyncEngine, createSyncMetrics, MemoryBindingRepository, serveSyncStatus, type PassReport, type SecretEvent, type SyncEngine } from 'secretbind';
+import { createSecretResolver, createSyncEngine, createSyncMetrics, MemoryBindingRepository, parseReference, serveSyncStatus, type PassReport, type SecretEvent, type SyncEngine } from 'secretbind';
 import { dotenv } from '../../providers/dotenv/index.js';
 import { keepass } from '../../providers/keepass/index.js';
 import { memory, type MemoryProvider } from '../../providers/memory/index.js';
@@ -35,7 +35,7 @@ function memoryWorld(seed: Record<string, string>, latencyMs = 0) {
 }
 
 async function valueOf(provider: MemoryProvider, store: string, type: string, name: string): Promise<unknown> {
-  const answers = await provider.readEntries!({ name: store, type }, [{ raw: name, segments: name.split('/') }], { signal: new AbortController().signal, account: undefined, emit: () => {} });
+  const answers = await provider.readEntries!({ name: store, type }, [parseReference(name)], { signal: new AbortController().signal, account: undefined, emit: () => {} });
   const answer = answers.get(name);
   return answer?.ok ? answer.value : undefined;
 }

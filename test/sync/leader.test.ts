@@ -98,7 +98,7 @@ describe('Leader election on a Lease', () => {
     await sleep(300);
     expect(only!.elector.isLeader()).toBe(true);
     // Another holder writes the Lease (as a replica elsewhere would after a partition).
-    const stored = server.state.objects.get('leases/apps/taken') as { spec: Record<string, unknown>; metadata: { resourceVersion: string } };
+    const stored = server.state.objects.get('leases/apps/taken') as unknown as { spec: Record<string, unknown>; metadata: { resourceVersion: string } };
     stored.spec = { ...stored.spec, holderIdentity: 'elsewhere', renewTime: new Date(Date.now()).toISOString().replace('Z', '000Z') };
     stored.metadata.resourceVersion = server.state.nextVersion();
     await sleep(TIMING.retryPeriodSeconds * 1000 * 2 + 100);
