@@ -41,13 +41,22 @@ Lists the entries of STORE (under PREFIX, a folder or name prefix): name, versio
 secretbind owns it. Never prints a value. Without --recursive only PREFIX's own level is listed.
 Exit 0 on success, 1 with "error CODE: message" when the store fails.`,
   sync: `Usage: secretbind sync --config FILE [--dry-run] [--only NAME]... [--state FILE] [--log-file PATH] [--json]
+       secretbind sync --config FILE --watch [--interval 30s] [--jitter 10%] [--listen 127.0.0.1:9464]
+                       [--leader-elect --lease NAMESPACE/NAME] [--log-format text|json] [--grace 30s]
 
 Runs one pass of the configuration's "sync" definitions: writes what changed in the sources to the destinations,
 removes what secretbind owns and the source no longer has, and never touches an entry without secretbind's owner
 mark unless the definition says adopt. --dry-run prints the plan and changes nothing. The state (versions and HMACs
 of what was written, never values) is kept in FILE.sync-state.json beside the configuration unless --state says.
 --log-file PATH appends every event as a JSON line (rotated at 10 MiB, five files kept); never a value.
-Exit 0 when every entry is synced, unchanged or removed; 1 when any failed; 2 for a usage or configuration error.`,
+Exit 0 when every entry is synced, unchanged or removed; 1 when any failed; 2 for a usage or configuration error.
+
+--watch runs as a daemon: a full pass every --interval (plus or minus --jitter), and within a second of a change to
+a KeePass or .env source. --listen serves /healthz, /readyz, /status and /metrics (Prometheus; needs prom-client).
+--leader-elect elects one writer among replicas on a Kubernetes Lease (--lease-duration 15s, --renew-deadline 10s,
+--retry-period 2s). Log lines go to stderr. SIGTERM/SIGINT finish the write in flight, save the state, release the
+lease and exit 0 (a second signal exits at once, 130); SIGHUP reloads the configuration, keeping the old one if the
+new one is bad.`,
   log: `Usage: secretbind log ACCOUNT --log-file FILE [--limit N] [--json]
 
 Prints ACCOUNT's events from a JSON-lines log (and its rotated files FILE.1, FILE.2, ...), newest first: lookups,
