@@ -5,6 +5,7 @@
 import { benchAws } from './aws.js';
 import { benchCli } from './cli.js';
 import { benchCore } from './core.js';
+import { benchDaemon } from './daemon.js';
 import { benchKeepass } from './keepass.js';
 import { benchLastpass } from './lastpass.js';
 import { benchMigrate } from './migrate.js';
@@ -13,7 +14,7 @@ import { benchSync } from './sync.js';
 import { benchWrites } from './writes.js';
 
 const only = process.argv[2];
-const benches: Record<string, () => Promise<void>> = { core: benchCore, keepass: benchKeepass, lastpass: benchLastpass, vault: benchVault, aws: benchAws, writes: benchWrites, sync: benchSync, migrate: benchMigrate, cli: benchCli };
+const benches: Record<string, () => Promise<void>> = { core: benchCore, keepass: benchKeepass, lastpass: benchLastpass, vault: benchVault, aws: benchAws, writes: benchWrites, sync: benchSync, daemon: benchDaemon, migrate: benchMigrate, cli: benchCli };
 for (const [name, bench] of Object.entries(benches)) {
   if (!only || only === name) await bench();
 }
