@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'ENTRY_NOT_OWNED',
   'CONFLICT',
   'OPERATION_UNSUPPORTED',
+  'DELETE_GUARD',
 ] as const;
 
 /** One of {@link ERROR_CODES}. */

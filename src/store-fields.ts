@@ -55,6 +55,7 @@ const STORE_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldCheck>>
     vault_role: text,
     vault_jwt_path: text,
     vault_ca_path: text,
+    vault_delete_mode: oneOf('metadata', 'latest'),
   },
   aws_secrets: {
     aws_region: text,

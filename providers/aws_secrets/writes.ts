@@ -1,7 +1,7 @@
 /**
  * Secrets Manager as a destination: ListSecrets (100 a page, the name filter as a prefix), CreateSecret with the
  * owner tag, PutSecretValue with an idempotent ClientRequestToken, TagResource to adopt, DeleteSecret with a recovery
- * window unless forced. The owner mark is the `managed-by` tag; a version is the AWSCURRENT VersionId, checked first.
+ * window unless forced, RestoreSecret to write again to a name of ours that is scheduled for deletion. The owner mark is the `managed-by` tag; a version is the AWSCURRENT VersionId, checked first.
  */
 import { createHmac } from 'node:crypto';
 import {
@@ -35,6 +35,7 @@ export interface WriteCommands {
   PutSecretValueCommand: new (input: Record<string, unknown>) => unknown;
   TagResourceCommand: new (input: Record<string, unknown>) => unknown;
   DeleteSecretCommand: new (input: Record<string, unknown>) => unknown;
+  RestoreSecretCommand: new (input: Record<string, unknown>) => unknown;
 }
 
 /** Sends one command of the store's client; failures arrive mapped (SecretbindError with the SDK error as cause). */
@@ -80,12 +81,14 @@ export async function listSecrets(send: Send, options: ListOptions): Promise<Ent
 export async function writeSecret(send: Send, store: SecretStore, ref: EntryReference, value: EntryValue, options: ProviderWriteOptions, tokenKey: Buffer): Promise<WriteResult> {
   const name = checkedName(ref);
   const described = await describe(send, name);
-  if (described?.DeletedDate) {
-    throw new SecretbindError('CONFLICT', `Secret ${name} is scheduled for deletion; AWS refuses writes until it is restored (RestoreSecret) or its recovery window ends.`, { storeType: TYPE, retryable: false });
-  }
   const current = currentVersion(described?.VersionIdsToStages);
   const owner = ownerOf(described?.Tags);
   guard(name, described !== undefined, owner, current, options);
+  if (described?.DeletedDate) {
+    // AWS refuses to write or re-create a name inside its recovery window. A secret we own (or adopt) that we
+    // scheduled for deletion is brought back and updated instead of failing for up to 30 days.
+    await send((sdk) => new sdk.RestoreSecretCommand({ SecretId: described.ARN }), name);
+  }
   let text: string;
   if (typeof value === 'string') text = value;
   else if (options.merge && described) text = JSON.stringify({ ...(await currentJson(send, described.ARN, name)), ...value });

@@ -162,7 +162,9 @@ export async function removeSecret(session: VaultSession, store: SecretStore, re
   const metadata = await readMetadata(session, store, ref, ctx, build);
   if (!metadata) throw notFound(name);
   guard(name, true, metadata.custom_metadata?.[OWNER_KEY], String(metadata.current_version ?? 0), options);
-  await session.delete(build(store, ref.segments, 'metadata'), ctx);
+  // vault_delete_mode "latest": a soft delete of the current version, which `vault kv undelete` can bring back;
+  // "metadata" (default): every version and the metadata go, as `vault kv metadata delete` does.
+  await session.delete(build(store, ref.segments, store.vault_delete_mode === 'latest' ? 'data' : 'metadata'), ctx);
 }
 
 function guard(name: string, exists: boolean, owner: string | undefined, version: string, options: { owner: string; ifVersion?: string | undefined; adopt?: boolean | undefined }): void {

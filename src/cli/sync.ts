@@ -30,13 +30,17 @@ export const sync: Command = async (args, io) => {
       'retry-period': { type: 'string' },
       'log-format': { type: 'string' },
       grace: { type: 'string' },
+      'allow-deletes': { type: 'string' },
     },
   });
   const config = await loadConfig(values.config);
   if (config.sync.length === 0) throw new SecretbindError('CONFIG_INVALID', `${config.path}: has no sync definitions (a "sync" list beside stores and bindings).`);
   const statePath = values.state ?? join(dirname(config.path), `${config.path.replace(/^.*[\\/]/, '').replace(/\.(json|ya?ml)$/i, '')}.sync-state.json`);
+  const allowDeletes = values['allow-deletes'] === undefined ? undefined : Number(values['allow-deletes']);
+  if (allowDeletes !== undefined && (!Number.isInteger(allowDeletes) || allowDeletes < 0)) throw new SecretbindError('CONFIG_INVALID', '--allow-deletes: expected the number of removals to confirm.');
   const sink = logSink(values['log-file']);
   if (values.watch) {
+    if (allowDeletes !== undefined) throw new SecretbindError('CONFIG_INVALID', '--allow-deletes confirms one pass: run it without --watch.');
     if (values['dry-run']) throw new SecretbindError('CONFIG_INVALID', '--watch and --dry-run exclude each other: a daemon that changes nothing has nothing to do.');
     const build = async (loaded: typeof config, state: JsonFileSyncState, onEvent: (event: SecretEvent) => void) => {
       try {
@@ -57,7 +61,7 @@ export const sync: Command = async (args, io) => {
   if (io.stderrIsTerminal) io.stderr(`${dryRun ? 'planning' : 'running'} ${config.sync.length} sync definition(s)...\n`);
   let items;
   try {
-    items = await engine.run({ dryRun, ...(values.only ? { only: values.only } : {}) });
+    items = await engine.run({ dryRun, ...(values.only ? { only: values.only } : {}), ...(allowDeletes !== undefined ? { allowDeletes } : {}) });
   } finally {
     await engine.close();
     sink?.close();

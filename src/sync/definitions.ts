@@ -27,6 +27,10 @@ export interface SyncDefinition {
   adopt?: boolean;
   /** A destination entry changed by someone else: `overwrite` it (default, as Vault does) or `report` it. */
   on_drift?: 'overwrite' | 'report';
+  /** Most removals one pass may make before it stops and asks for `--allow-deletes N`. Default: 10% of the associations, at least 1. */
+  max_deletes?: number;
+  /** Changes within this long of the last write are coalesced into one later write (`10m`, `90s`, or seconds). Default: 0. */
+  min_update_interval?: string | number;
 }
 
 /** A definition checked and with its template parsed. */
@@ -34,6 +38,8 @@ export interface CheckedDefinition extends SyncDefinition {
   template: NameTemplate;
   /** For `map`: destination key to its sources, one per JSON key (`undefined` for a plain `KEY`). */
   mapped?: Map<string, Array<{ jsonKey: string | undefined; store: string; reference: string }>>;
+  /** `min_update_interval` in milliseconds (0 when not set). */
+  minUpdateIntervalMs: number;
 }
 
 export const DEFAULT_NAME_TEMPLATE = 'secretbind/{{ .SourceName }}/{{ .SecretPath }}';
@@ -45,7 +51,7 @@ export function checkDefinitions(definitions: readonly unknown[], place = 'sync'
     const at = `${place}[${index}]`;
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid(at, 'expected an object');
     const definition = raw as Record<string, unknown>;
-    const known = ['name', 'destination', 'source', 'entries', 'prefix', 'folder', 'map', 'name_template', 'granularity', 'adopt', 'on_drift'];
+    const known = ['name', 'destination', 'source', 'entries', 'prefix', 'folder', 'map', 'name_template', 'granularity', 'adopt', 'on_drift', 'max_deletes', 'min_update_interval'];
     for (const key of Object.keys(definition)) if (!known.includes(key)) throw invalid(`${at}.${key}`, `unknown field (known: ${known.join(', ')})`);
     for (const key of ['name', 'destination'] as const) if (typeof definition[key] !== 'string' || !(definition[key] as string).trim()) throw invalid(`${at}.${key}`, 'required: a non-empty string');
     const name = definition.name as string;
@@ -71,7 +77,10 @@ export function checkDefinitions(definitions: readonly unknown[], place = 'sync'
     }
     if (definition.name_template !== undefined && typeof definition.name_template !== 'string') throw invalid(`${at}.name_template`, 'expected a string');
     if (template.placeholders.has('SecretKey') && definition.granularity !== 'secret-key') throw invalid(`${at}.name_template`, '.SecretKey needs granularity "secret-key"');
-    const checked: CheckedDefinition = { ...(definition as unknown as SyncDefinition), template };
+    if (definition.max_deletes !== undefined && (!Number.isInteger(definition.max_deletes) || (definition.max_deletes as number) < 0)) throw invalid(`${at}.max_deletes`, 'expected a whole number (0 or more)');
+    const minUpdateIntervalMs = definition.min_update_interval === undefined ? 0 : durationMs(definition.min_update_interval);
+    if (Number.isNaN(minUpdateIntervalMs)) throw invalid(`${at}.min_update_interval`, 'expected a duration such as 10m, 90s, or a number of seconds');
+    const checked: CheckedDefinition = { ...(definition as unknown as SyncDefinition), template, minUpdateIntervalMs };
     if (definition.map !== undefined) checked.mapped = checkMap(definition.map, `${at}.map`);
     return checked;
   });
@@ -94,6 +103,14 @@ function checkMap(map: unknown, at: string): Map<string, Array<{ jsonKey: string
     mapped.set(key, list);
   }
   return mapped;
+}
+
+/** `10m`, `90s`, `500ms`, `1h` or a number of seconds, in milliseconds; NaN when it is none of these. */
+function durationMs(value: unknown): number {
+  if (typeof value === 'number') return value >= 0 ? value * 1000 : Number.NaN;
+  const match = typeof value === 'string' ? /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value.trim()) : null;
+  if (!match) return Number.NaN;
+  return Number(match[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
 }
 
 function invalid(place: string, problem: string): SecretbindError {

@@ -60,6 +60,8 @@ export interface SyncRunOptions {
    * lost leadership, a process shutting down). Items left are `planned`, their associations untouched.
    */
   mayWrite?: () => boolean;
+  /** Confirms a pass that the delete guard stopped: up to this many removals go ahead (`--allow-deletes N`). */
+  allowDeletes?: number;
 }
 
 /** One-way sync from sources into destinations; see README "Sync". */
@@ -130,7 +132,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     const key = await state.key();
     const items: SyncItem[] = [];
     for (const definition of await selected(runOptions.only)) {
-      const planned = await planDefinition(engine, definition, state, key, retrying);
+      const planned = await planDefinition(engine, definition, state, key, retrying, runOptions.allowDeletes);
       if (apply) {
         for (const item of planned.items) {
           if (WRITING.has(item.action) && runOptions.mayWrite && !runOptions.mayWrite()) {
@@ -139,6 +141,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
           }
           items.push(await carryOut(item, planned.desired.get(item.entry), planned.listed.get(item.entry), definition, planned.records.get(item.entry)));
         }
+        for (const entry of planned.forget ?? []) await state.remove(definition.name, entry);
         await state.flush?.();
       } else {
         items.push(...planned.items.map((item) => ({ ...item, outcome: 'planned' as const })));
@@ -161,6 +164,12 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
           return { ...item, outcome: 'done', status: 'SYNCED' };
         case 'create':
         case 'update': {
+          const heldUntil = item.action === 'update' && definition.minUpdateIntervalMs > 0 && record?.writtenAt ? Date.parse(record.writtenAt) + definition.minUpdateIntervalMs : 0;
+          if (heldUntil > Date.now()) {
+            // Several changes within min_update_interval become one write of the latest value after it.
+            await keep('PENDING', { errorCode: undefined });
+            return { ...item, outcome: 'planned', status: 'PENDING', reason: `${item.reason}; held back until ${new Date(heldUntil).toISOString()} (min_update_interval), then written once with the latest value` };
+          }
           const result = await retrying(() =>
             writeEntry(engine, definition.destination, item.entry, desired!.value!, {
               owner: DEFAULT_OWNER,
@@ -170,7 +179,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
               ...(item.action === 'create' ? { ifVersion: 'absent' } : {}),
             }),
           );
-          await keep('SYNCED', { destinationVersion: result.version, valueHmac: desired!.hmac, sourceVersion: desired!.sourceVersion, errorCode: undefined });
+          await keep('SYNCED', { destinationVersion: result.version, valueHmac: desired!.hmac, sourceVersion: desired!.sourceVersion, writtenAt: now, errorCode: undefined });
           return { ...item, outcome: 'done', status: 'SYNCED' };
         }
         case 'delete':
@@ -282,6 +291,8 @@ function hmacOf(key: Uint8Array, value: EntryValue): string {
 
 interface PlannedDefinition {
   items: SyncItem[];
+  /** Associations whose entry is gone from both sides: dropped from the state when the pass applies. */
+  forget?: string[];
   desired: Map<string, Desired>;
   listed: Map<string, EntryInfo>;
   records: Map<string, AssociationRecord>;
@@ -293,7 +304,7 @@ export const WHOLE_DEFINITION = '*';
 /** Runs a store call again while it fails with a retryable error, within the pass's budget. */
 type Retry = <T>(call: () => Promise<T>) => Promise<T>;
 
-async function planDefinition(engine: Engine, definition: CheckedDefinition, state: SyncStateRepository, key: Uint8Array, retry: Retry): Promise<PlannedDefinition> {
+async function planDefinition(engine: Engine, definition: CheckedDefinition, state: SyncStateRepository, key: Uint8Array, retry: Retry, allowDeletes: number | undefined): Promise<PlannedDefinition> {
   const records = new Map((await state.list(definition.name)).map((record) => [record.entry, record]));
   const base = { sync: definition.name, destination: definition.destination };
   const items: SyncItem[] = [];
@@ -405,26 +416,39 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
     }
   }
 
-  // 5. Entries gone from a source that answered in full: removed where secretbind owns them.
+  // 5. Entries gone from a source that answered in full: removed where secretbind owns them, within the guard.
+  const forget: string[] = [];
   {
     const failedSources = new Set(gathered.failures.map((failure) => failure.sourceEntry));
+    const deletes: SyncItem[] = [];
     for (const [entry, record] of records) {
       if (desired.has(entry) || byEntry.has(entry) || (record.sourceEntry !== undefined && failedSources.has(record.sourceEntry))) continue;
       const existing = listed.get(entry);
       if (existing && existing.owned !== false && (existing.owner === undefined || existing.owner === DEFAULT_OWNER)) {
-        items.push({ ...base, entry, action: 'delete', reason: 'gone from the source', ...(record.source ? { source: record.source } : {}), ...(record.sourceEntry ? { sourceEntry: record.sourceEntry } : {}) });
+        deletes.push({ ...base, entry, action: 'delete', reason: 'gone from the source', ...(record.source ? { source: record.source } : {}), ...(record.sourceEntry ? { sourceEntry: record.sourceEntry } : {}) });
       } else {
-        await state.remove(definition.name, entry);
+        forget.push(entry);
       }
     }
+    // A source that lists nothing where entries were synced has more likely failed than been emptied; a pass that
+    // would remove more than max_deletes is more likely wrong than meant. Either way nothing is removed until an
+    // operator confirms the count with allowDeletes (--allow-deletes N).
+    const maxDeletes = definition.max_deletes ?? Math.max(1, Math.floor(records.size / 10));
+    const confirmed = allowDeletes !== undefined && allowDeletes >= deletes.length;
+    const guard = gathered.listedEmpty && deletes.length > 0 ? `the source listed no entries where ${records.size} were synced` : deletes.length > maxDeletes ? `this pass would remove ${deletes.length} entries, more than max_deletes (${maxDeletes})` : undefined;
+    if (guard && !confirmed) {
+      for (const item of deletes) items.push({ ...item, action: 'error', code: 'DELETE_GUARD', reason: `${guard}: nothing was removed; if that is meant, confirm with --allow-deletes ${deletes.length} (allowDeletes: ${deletes.length})` });
+    } else items.push(...deletes);
   }
-  return { items, desired, listed, records };
+  return { items, desired, listed, records, forget };
 }
 
 interface Gathered {
   desired: Desired[];
   /** Source entries that could not be read (ENTRY_NOT_FOUND is an answer, not a failure: the entry is gone). */
   failures: Array<{ sourceEntry: string; entry: string; error: unknown }>;
+  /** The source was listed (prefix or folder) and the listing was empty. */
+  listedEmpty?: boolean;
   /** Reads source entries that were skipped by version, for the wants that turn out to need their value. */
   readSkipped(sourceEntries: readonly string[]): Promise<Pick<Gathered, 'desired' | 'failures'>>;
 }
@@ -515,7 +539,7 @@ async function gather(engine: Engine, definition: CheckedDefinition, key: Uint8A
   const first = await read(toRead);
   desired.push(...first.desired);
   failures.push(...first.failures);
-  return { desired, failures, readSkipped: read };
+  return { desired, failures, readSkipped: read, listedEmpty: !definition.entries && versions.size === 0 };
 }
 
 /** The default template is adapted to the destination's character set; a template the operator wrote is kept. */

@@ -23,6 +23,8 @@ export interface AssociationRecord {
   /** HMAC-SHA256 of the value last written, keyed by the state's key: a short password cannot be guessed from it. */
   valueHmac?: string;
   status: SyncStatus;
+  /** When secretbind last wrote the entry, ISO 8601 (for min_update_interval). */
+  writtenAt?: string;
   /** When the status last changed, ISO 8601. */
   changedAt: string;
   errorCode?: SecretbindErrorCode;

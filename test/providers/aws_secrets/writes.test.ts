@@ -90,7 +90,17 @@ describe('Provider: aws_secrets writes', () => {
     await resolver.writeEntry('aws', 'sync/soft', 'x');
     await resolver.removeEntry('aws', 'sync/soft');
     expect(server.state.secrets.get('sync/soft')!.deletedDate).toBe(1_762_000_000 + 30 * 86_400);
-    expect((await failure(resolver.writeEntry('aws', 'sync/soft', 'again'))).message).toContain('RestoreSecret');
+    // Writing again to a name of ours inside its recovery window restores it and writes, instead of failing for 30 days.
+    const restoresBefore = server.count('RestoreSecret');
+    await resolver.writeEntry('aws', 'sync/soft', 'again');
+    expect(server.count('RestoreSecret') - restoresBefore).toBe(1);
+    expect(server.state.secrets.get('sync/soft')!.deletedDate).toBeUndefined();
+    expect(server.state.secrets.get('sync/soft')!.versions.at(-1)!.secretString).toBe('again');
+    // A scheduled-for-deletion name that is not ours is left alone: ENTRY_NOT_OWNED, and no RestoreSecret.
+    server.state.put('other/deleted', 'theirs');
+    server.state.secrets.get('other/deleted')!.deletedDate = 1_762_000_000 + 86_400;
+    expect((await failure(resolver.writeEntry('aws', 'other/deleted', 'mine'))).code).toBe('ENTRY_NOT_OWNED');
+    expect(server.count('RestoreSecret') - restoresBefore).toBe(1);
     const seven = createSecretResolver({ repository: new MemoryBindingRepository().putStore({ ...store, aws_recovery_window_days: 7 }), providers: [awsSecrets({ credentials: CREDENTIALS })], cryptographyKey: [] });
     await seven.writeEntry('aws', 'sync/seven', 'x');
     await seven.removeEntry('aws', 'sync/seven');

@@ -91,6 +91,22 @@ describe('Provider: vault writes', () => {
     expect(server.count('/v1/secret/metadata/apps/gone', 'DELETE')).toBe(1);
   });
 
+  it('with vault_delete_mode "latest", soft-deletes the current version and keeps the history (undelete can restore it)', async () => {
+    const current = await world({ kv: 2 });
+    worlds.push(current);
+    const resolver = createSecretResolver({ repository: new MemoryBindingRepository().putStore({ ...current.store, vault_delete_mode: 'latest' }), providers: [vault({ env: current.env, now: () => current.clock.now, retries: 0 })], cryptographyKey: [] });
+    await resolver.writeEntry('vault', 'apps/soft', 'v1');
+    await resolver.writeEntry('vault', 'apps/soft', 'v2');
+    await resolver.removeEntry('vault', 'apps/soft');
+    const versions = current.server.state.mounts.get('\u0000secret')!.secrets.get('apps/soft')!;
+    expect(versions).toHaveLength(2);
+    expect(versions[1]!.deletedAt).toBeDefined();
+    expect(versions[0]!.deletedAt).toBeUndefined();
+    expect(current.server.count('/v1/secret/data/apps/soft', 'DELETE')).toBe(1);
+    expect(current.server.count('/v1/secret/metadata/apps/soft', 'DELETE')).toBe(0);
+    expect(() => MemoryBindingRepository.fromConfig({ stores: [{ ...current.store, vault_delete_mode: 'purge' }] })).toThrow(/vault_delete_mode/);
+  });
+
   it('KV v1: creates, refuses an existing secret it cannot know to be its own unless adopt, and refuses ifVersion', async () => {
     const { resolver, server } = await setup(1);
     const created = await resolver.writeEntry('vault', 'apps/new', 'v1');

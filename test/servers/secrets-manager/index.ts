@@ -320,6 +320,14 @@ function operate(state: SecretsState, operation: string, body: Record<string, un
       else secret.deletedDate = deletionDate;
       return { ARN: secret.arn, Name: secret.name, DeletionDate: deletionDate };
     }
+    case 'RestoreSecret': {
+      // Cancels a scheduled deletion. The stand-in answers a secret that is not scheduled for deletion the same way
+      // (the real service's answer to that case is not in the reference notes).
+      const secret = state.find(String(body.SecretId ?? ''));
+      if (!secret) throw new ServiceError(400, 'ResourceNotFoundException', MESSAGES.notFound);
+      delete secret.deletedDate;
+      return { ARN: secret.arn, Name: secret.name };
+    }
     default:
       throw new ServiceError(400, 'UnknownOperationException', `Unknown operation ${operation}`);
   }

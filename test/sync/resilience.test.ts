@@ -1,0 +1,88 @@
+/** Sync's delete guard, empty listings, and write coalescing (min_update_interval). */
+import { describe, expect, it } from 'vitest';
+import { checkDefinitions, createSyncEngine, MemoryBindingRepository, MemorySyncState, type SyncDefinition } from 'secretbind';
+import { memory, type MemoryProvider } from '../../providers/memory/index.js';
+
+function world(definition: Partial<SyncDefinition>, count = 20) {
+  const seed = Object.fromEntries(Array.from({ length: count }, (_, index) => [`apps/a${index}`, `v${index}`]));
+  const source = memory({ entries: seed });
+  const destination = { ...memory(), type: 'memtwo' } as MemoryProvider;
+  const state = new MemorySyncState();
+  const repository = new MemoryBindingRepository().putStore({ name: 'src', type: 'memory' }).putStore({ name: 'dst', type: 'memtwo' });
+  const engine = createSyncEngine({ repository, providers: [source, destination], definitions: [{ name: 'apps', source: 'src', prefix: 'apps/', destination: 'dst', name_template: 'c/{{ .SecretBaseName }}', ...definition }], state });
+  return { source, destination, engine, state };
+}
+
+describe('Sync: the mass-delete guard', () => {
+  it('removes within 10% of the associations; beyond, removes nothing with DELETE_GUARD until allowDeletes confirms the count', async () => {
+    const { source, destination, engine, state } = world({});
+    await engine.run();
+    source.delete('apps/a0');
+    source.delete('apps/a1');
+    expect((await engine.run()).filter((item) => item.action === 'delete' && item.outcome === 'done')).toHaveLength(2);
+    for (let index = 2; index < 8; index++) source.delete(`apps/a${index}`);
+    const guarded = await engine.run();
+    const stopped = guarded.filter((item) => item.code === 'DELETE_GUARD');
+    expect(stopped).toHaveLength(6);
+    expect(stopped[0]).toMatchObject({ action: 'error', outcome: 'failed', status: 'CLIENT_SIDE_ERROR', reason: expect.stringContaining('--allow-deletes 6') });
+    expect(destination.ownerOf('c/a5')).toBe('secretbind');
+    expect((await state.list('apps')).find((record) => record.entry === 'c/a5')).toMatchObject({ status: 'CLIENT_SIDE_ERROR', errorCode: 'DELETE_GUARD' });
+    expect((await engine.run({ allowDeletes: 5 })).filter((item) => item.code === 'DELETE_GUARD')).toHaveLength(6);
+    const confirmed = await engine.run({ allowDeletes: 6 });
+    expect(confirmed.filter((item) => item.action === 'delete' && item.outcome === 'done')).toHaveLength(6);
+    expect(destination.ownerOf('c/a5')).toBeUndefined();
+  });
+
+  it('never reads an empty listing as "everything was deleted"; max_deletes raises the bound', async () => {
+    const { source, destination, engine } = world({ max_deletes: 100 }, 5);
+    await engine.run();
+    for (let index = 0; index < 5; index++) source.delete(`apps/a${index}`);
+    const items = await engine.run();
+    expect(items.map((item) => item.code)).toEqual(Array(5).fill('DELETE_GUARD'));
+    expect(items[0]!.reason).toContain('the source listed no entries where 5 were synced');
+    expect(destination.writes()).toBe(5);
+    const bounded = world({ max_deletes: 3 }, 10);
+    await bounded.engine.run();
+    for (let index = 0; index < 3; index++) bounded.source.delete(`apps/a${index}`);
+    expect((await bounded.engine.run()).filter((item) => item.action === 'delete' && item.outcome === 'done')).toHaveLength(3);
+  });
+
+  it('a dry run or plan changes no state, even for associations gone from both sides', async () => {
+    const { source, destination, engine, state } = world({}, 3);
+    await engine.run();
+    source.delete('apps/a0');
+    destination.delete('c/a0');
+    const before = JSON.stringify(await state.list());
+    await engine.plan();
+    await engine.run({ dryRun: true });
+    expect(JSON.stringify(await state.list())).toBe(before);
+    await engine.run();
+    expect((await state.list()).map((record) => record.entry)).toEqual(['c/a1', 'c/a2']);
+  });
+});
+
+describe('Sync: min_update_interval coalesces changes into one write', () => {
+  it('holds back updates within the interval (PENDING), then writes the latest value once', async () => {
+    const { source, destination, engine, state } = world({ min_update_interval: '400ms' }, 1);
+    await engine.run();
+    expect(destination.writes('c/a0')).toBe(1);
+    for (const value of ['v-b', 'v-c', 'v-d']) {
+      source.rotate('apps/a0', value);
+      const items = await engine.run();
+      expect(items[0]).toMatchObject({ action: 'update', outcome: 'planned', status: 'PENDING', reason: expect.stringContaining('min_update_interval') });
+    }
+    expect((await state.list())[0]!.status).toBe('PENDING');
+    expect(destination.writes('c/a0')).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    expect((await engine.run())[0]).toMatchObject({ action: 'update', outcome: 'done', status: 'SYNCED' });
+    expect(destination.writes('c/a0')).toBe(2);
+    const answer = (await destination.readEntries!({ name: 'dst', type: 'memtwo' }, [{ raw: 'c/a0', segments: ['c', 'a0'], field: undefined }], { signal: new AbortController().signal, account: undefined, emit: () => {} })).get('c/a0');
+    expect(answer).toMatchObject({ ok: true, value: 'v-d' });
+  });
+
+  it('checks max_deletes and min_update_interval in definitions', () => {
+    expect(() => checkDefinitions([{ name: 'a', source: 's', prefix: 'x/', destination: 'd', max_deletes: -1 }])).toThrow(/sync\[0\]\.max_deletes/);
+    expect(() => checkDefinitions([{ name: 'a', source: 's', prefix: 'x/', destination: 'd', min_update_interval: 'soon' }])).toThrow(/sync\[0\]\.min_update_interval/);
+    expect(checkDefinitions([{ name: 'a', source: 's', prefix: 'x/', destination: 'd', min_update_interval: '10m' }])[0]!.minUpdateIntervalMs).toBe(600_000);
+  });
+});
