@@ -12,7 +12,7 @@ export interface BulkOptions {
 }
 
 /** One account's outcome in `resolvePasswords`. `value` is null for an account with neither binding nor local password. */
-export type BulkResult = { ok: true; value: string | null; source: 'store' | 'local' } | { ok: false; error: SecretbindError };
+export type BulkResult = { ok: true; value: string | null; source: 'store' | 'local' | 'stale' } | { ok: false; error: SecretbindError };
 
 type StorePlan = Extract<Plan, { kind: 'store' }>;
 
@@ -123,11 +123,17 @@ function normalised(answers: ReadonlyMap<string, ProviderSettled>, store: Secret
 
 function settleStore(engine: Engine, account: Account, plan: StorePlan, answer: ProviderSettled, started: number): BulkResult {
   if (answer.ok) {
+    engine.stale?.remember(plan.store.name, plan.ref.raw, answer.value);
     if (engine.onEvent) engine.emit(event(account, plan, 'store', started, answer.cache ? { cache: answer.cache, bulk: true } : { bulk: true }));
     return { ok: true, value: answer.value, source: 'store' };
   }
   // One read serves several accounts (and may have joined a single lookup's flight): name this account.
   const error = answer.error.forAccount(account.name).withContext({ store: plan.store.name, storeType: plan.store.type });
+  const stale = engine.stale?.recall(plan.store.name, plan.ref.raw, error);
+  if (stale) {
+    engine.emit(event(account, plan, 'stale', started, { code: error.code, ageMs: stale.ageMs, bulk: true }));
+    return { ok: true, value: stale.value, source: 'stale' };
+  }
   if (engine.fallsBack(error, account)) {
     const local = settleLocal(engine, account, plan, started, { code: error.code, fallback: true, reason: 'provider failed' });
     if (local.ok) return local;

@@ -9,6 +9,7 @@ import type { ProviderSettled, ProviderValue, ResolveContext, SecretProvider } f
 import { parseReference, type EntryReference } from './reference.js';
 import { BUILT_IN_STORE_TYPES } from './store-fields.js';
 import { hasStoreRefs, StoreRefs } from './store-refs.js';
+import { StaleCache, type StaleIfErrorOptions } from './stale.js';
 
 /**
  * The resolver's internals, shared by single, bulk and inspection paths: binding lookup, provider calls
@@ -31,6 +32,7 @@ export interface EngineOptions {
   onEvent: SecretEventListener | undefined;
   timeoutMs: number;
   onProviderError: ProviderErrorPolicy;
+  staleIfError?: StaleIfErrorOptions | undefined;
 }
 
 const REFERENCE_CACHE_SIZE = 10_000;
@@ -40,6 +42,8 @@ export class Engine implements CallHost {
   readonly providers = new Map<string, SecretProvider>();
   readonly timeoutMs: number;
   readonly onEvent: SecretEventListener | undefined;
+  /** The last good values, when the resolver serves them while a store fails (`staleIfError`). */
+  readonly stale: StaleCache | undefined;
   readonly #policy: ProviderErrorPolicy;
   readonly #keyInput: FernetKeyInput | undefined;
   #keys: ReturnType<typeof parseFernetKeys> | undefined;
@@ -62,6 +66,7 @@ export class Engine implements CallHost {
     this.timeoutMs = options.timeoutMs;
     this.onEvent = options.onEvent;
     this.#policy = options.onProviderError;
+    this.stale = options.staleIfError ? new StaleCache(options.staleIfError) : undefined;
     this.#keyInput = options.cryptographyKey;
     if (this.#keyInput !== undefined && this.#keyInput !== '') this.#keys = parseFernetKeys(this.#keyInput);
     for (const provider of options.providers) {
@@ -274,6 +279,7 @@ export class Engine implements CallHost {
   }
 
   async close(): Promise<void> {
+    this.stale?.clear();
     // Pending deadlines stay: a call still in flight at close must end with TIMEOUT, not hang. The timer is unref'd.
     await Promise.allSettled([...this.providers.values()].map(async (provider) => provider.close?.()));
   }
@@ -332,7 +338,7 @@ export function event(
   plan: Plan | undefined,
   outcome: ResolutionEvent['outcome'],
   started: number,
-  extra: Partial<Pick<ResolutionEvent, 'cache' | 'code' | 'fallback' | 'reason' | 'bulk'>>,
+  extra: Partial<Pick<ResolutionEvent, 'cache' | 'code' | 'fallback' | 'reason' | 'bulk' | 'ageMs'>>,
   error?: SecretbindError,
 ): ResolutionEvent {
   const resolution: ResolutionEvent = { source: 'Secrets', kind: 'resolution', account: account.name, outcome, durationMs: performance.now() - started, ...extra };

@@ -1,7 +1,7 @@
 import type { SecretbindErrorCode } from './errors.js';
 
 /** Where a resolution's value came from: a store, the local Fernet password, or nowhere (an error). */
-export type ResolutionOutcome = 'store' | 'local' | 'error';
+export type ResolutionOutcome = 'store' | 'local' | 'error' | 'stale';
 
 /**
  * Emitted once per resolution. Holds names and references, never a value, token, master password or key.
@@ -16,6 +16,8 @@ export interface ResolutionEvent {
   /** The entry reference as written in the binding. */
   reference?: string;
   outcome: ResolutionOutcome;
+  /** With `outcome: 'stale'`: the age of the value served, in milliseconds (`code` says why the store failed). */
+  ageMs?: number;
   /** Wall time of the resolution in milliseconds. */
   durationMs: number;
   /** Whether the provider served the value from its cache, where the provider caches. */
@@ -97,6 +99,7 @@ export function formatEvent(event: SecretEvent): string {
     if (event.reference !== undefined) parts.push(`ref=${quote(event.reference)}`);
     parts.push(`outcome=${event.outcome}`, `${event.durationMs.toFixed(2)}ms`);
     if (event.cache) parts.push(`cache=${event.cache}`);
+    if (event.ageMs !== undefined) parts.push(`age=${Math.round(event.ageMs)}ms`);
     if (event.code) parts.push(`code=${event.code}`);
     if (event.fallback) parts.push('fallback=true');
     if (event.reason) parts.push(`reason=${quote(event.reason)}`);

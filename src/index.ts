@@ -65,3 +65,4 @@ export { migrateAccounts } from './migrate/migrate.js';
 export type { MigrateOptions, MigrationItem } from './migrate/migrate.js';
 export { FileMigrationJournal, MemoryMigrationJournal } from './migrate/journal.js';
 export type { JournalRecord, MigrationJournal, MigrationStep } from './migrate/journal.js';
+export type { StaleIfErrorOptions } from './stale.js';

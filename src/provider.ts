@@ -167,6 +167,11 @@ export interface SecretProvider {
   adaptName?(rendered: string): string;
   /** Removes one owned entry; `ENTRY_NOT_FOUND` when it does not exist, `ENTRY_NOT_OWNED` when it is not ours. */
   remove?(store: SecretStore, name: EntryReference, options: ProviderRemoveOptions, ctx: ResolveContext): Promise<void>;
+  /**
+   * Forgets the store's session or cached credentials so the next call logs in again. The resolver calls it once
+   * after an `AUTH_FAILED` (with `staleIfError`) before serving anything stale.
+   */
+  reauthenticate?(store: SecretStore): void | Promise<void>;
   /** Releases clients, caches and timers. */
   close?(): void | Promise<void>;
 }

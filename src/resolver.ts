@@ -1,6 +1,7 @@
 import type { Account, BindingRepository } from './bindings.js';
 import { resolveBulk, type BulkOptions, type BulkResult } from './bulk.js';
 import { asResolutionError, Engine, event, isPromise, type Plan, type ProviderErrorPolicy } from './engine.js';
+import type { StaleIfErrorOptions } from './stale.js';
 import { SecretbindError } from './errors.js';
 import type { SecretEventListener } from './events.js';
 import type { FernetKeyInput } from './fernet.js';
@@ -38,6 +39,13 @@ export interface SecretResolverOptions {
    * Configuration errors (missing store, unregistered provider, bad reference) never fall back.
    */
   onProviderError?: ProviderErrorPolicy;
+  /**
+   * Opt-in: while a store fails with a retryable error (outage, throttling, timeout), answer with the entry's last
+   * good value if it is younger than `maxAgeMs`, emitting `outcome: 'stale'` with its age and the error code. Values
+   * are kept in memory only and zeroed when they age out and on `close()`. An `AUTH_FAILED` first gets one fresh
+   * login and one more try; other errors are never answered stale. See README "When the store is down".
+   */
+  staleIfError?: StaleIfErrorOptions;
   /** Provider calls running at once in `resolvePasswords` for providers without `resolveMany`. Default: 8. */
   concurrency?: number;
 }
@@ -109,6 +117,7 @@ export function createSecretResolver(options: SecretResolverOptions): SecretReso
     onEvent: options.onEvent,
     timeoutMs,
     onProviderError: policy,
+    staleIfError: options.staleIfError,
   });
 
   return {
@@ -157,7 +166,7 @@ function resolvePassword(engine: Engine, account: Account): Promise<string | nul
   return resolvePlanned(engine, account, plan, started);
 }
 
-function resolvePlanned(engine: Engine, account: Account, plan: Plan, started: number): Promise<string | null> {
+function resolvePlanned(engine: Engine, account: Account, plan: Plan, started: number, reauthenticated = false): Promise<string | null> {
   if (plan.kind === 'local') {
     try {
       const value = engine.local(account);
@@ -170,17 +179,33 @@ function resolvePlanned(engine: Engine, account: Account, plan: Plan, started: n
   return new Promise((resolve, reject) =>
     engine.read(plan, account.name, {
       value(answer) {
-        if (typeof answer === 'string') {
-          if (engine.onEvent) engine.emit(event(account, plan, 'store', started, {}));
-          resolve(answer);
-        } else {
-          if (engine.onEvent) engine.emit(event(account, plan, 'store', started, answer.cache ? { cache: answer.cache } : {}));
-          resolve(answer.value);
-        }
+        const value = typeof answer === 'string' ? answer : answer.value;
+        engine.stale?.remember(plan.store.name, plan.ref.raw, value);
+        if (engine.onEvent) engine.emit(event(account, plan, 'store', started, typeof answer !== 'string' && answer.cache ? { cache: answer.cache } : {}));
+        resolve(value);
       },
       error(failure) {
         // A joined read's error names the first caller's account: address it to this one.
         const error = failure.forAccount(account.name);
+        if (engine.stale) {
+          // Rejected credentials get one fresh login and one more try before anything is served stale.
+          const reauthenticate = plan.provider.reauthenticate;
+          if (error.code === 'AUTH_FAILED' && reauthenticate && !reauthenticated) {
+            Promise.resolve()
+              .then(() => reauthenticate.call(plan.provider, plan.store))
+              .then(
+                () => resolvePlanned(engine, account, plan, started, true),
+                () => Promise.reject(failed(engine, account, plan, error, started)),
+              )
+              .then(resolve, reject);
+            return;
+          }
+          const stale = engine.stale.recall(plan.store.name, plan.ref.raw, error);
+          if (stale) {
+            engine.emit(event(account, plan, 'stale', started, { code: error.code, ageMs: stale.ageMs }));
+            return resolve(stale.value);
+          }
+        }
         if (!engine.fallsBack(error, account)) return reject(failed(engine, account, plan, error, started));
         let value: string | null;
         try {

@@ -261,6 +261,13 @@ export function awsSecrets(options: AwsSecretsOptions = {}): SecretProvider {
     async remove(store, name, removeOptions, ctx) {
       await removeSecret(sender(store, ctx), store, name, removeOptions);
     },
+    reauthenticate(store) {
+      // A new client resolves its credentials again (a new role session, a refreshed profile).
+      const key = configKey(store);
+      const old = clients.get(key);
+      clients.delete(key);
+      old?.then(({ client }) => client.destroy(), () => {});
+    },
     async close() {
       const open = [...clients.values()];
       clients.clear();

@@ -62,8 +62,11 @@ export function vault(options: VaultOptions = {}): SecretProvider {
   const loadNodeVault = peerLoader(TYPE, 'node-vault', options.lib, () => import('node-vault').then((module) => ((module as { default?: unknown }).default ?? module) as NodeVaultFactory), 'npm install node-vault@0.12');
   const sessions = new Map<string, Promise<VaultSession>>();
 
+  const sessionKey = (store: SecretStore): string =>
+    JSON.stringify([store.name, store.vault_url, store.vault_namespace, store.vault_auth_method, store.vault_auth_mount, store.vault_token_env, store.vault_role_id_env, store.vault_secret_id_env, store.vault_role, store.vault_jwt_path, store.vault_ca_path, credentialFingerprint(store.vault_token, store.vault_role_id, store.vault_secret_id)]);
+
   function session(store: SecretStore): Promise<VaultSession> {
-    const key = JSON.stringify([store.name, store.vault_url, store.vault_namespace, store.vault_auth_method, store.vault_auth_mount, store.vault_token_env, store.vault_role_id_env, store.vault_secret_id_env, store.vault_role, store.vault_jwt_path, store.vault_ca_path, credentialFingerprint(store.vault_token, store.vault_role_id, store.vault_secret_id)]);
+    const key = sessionKey(store);
     let found = sessions.get(key);
     if (!found) {
       found = open(store);
@@ -179,6 +182,13 @@ export function vault(options: VaultOptions = {}): SecretProvider {
     },
     checkName(store, name) {
       pathOf(store, name.segments, 'data', name.raw);
+    },
+    reauthenticate(store) {
+      // The next call opens a new session: a fresh login (AppRole, Kubernetes) or the token read again.
+      const key = sessionKey(store);
+      const old = sessions.get(key);
+      sessions.delete(key);
+      old?.then((stale) => stale.close(), () => {});
     },
     async remove(store, name, removeOptions, ctx) {
       await removeSecret(await session(store), store, name, removeOptions, ctx, pathOf);
