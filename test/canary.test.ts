@@ -46,6 +46,8 @@ import {
   wrapAccountLookup,
   type SecretEvent,
   credentialFingerprint,
+  createSyncMetrics,
+  serveSyncStatus,
   FileMigrationJournal,
   MemoryMigrationJournal,
   migrateAccounts,
@@ -200,6 +202,30 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
       onEvent: (event) => events.push(event),
     });
     outputs.push(JSON.stringify(await engine.plan()), JSON.stringify(await engine.run()), JSON.stringify(await engine.status()), readFileSync(join(dir, 'sync-state.json'), 'utf8'), JSON.stringify(new MemorySyncState().list()));
+    // The stale cache: served values reach no event, error or inspection of the resolver.
+    const staleStore = memory({ entries: { 'apps/canary': CANARY } });
+    const staleResolver = createSecretResolver({
+      repository: new MemoryBindingRepository().putStore({ name: 'm', type: 'memory' }).putBinding({ account: 'stale', store: 'm', entry: 'apps/canary' }),
+      providers: [staleStore],
+      cryptographyKey: [],
+      staleIfError: { maxAgeMs: 60_000 },
+      onEvent: (event) => events.push(event),
+    });
+    await staleResolver.resolvePassword({ name: 'stale' });
+    staleStore.failNext('apps/canary', 'BACKEND_UNAVAILABLE');
+    await staleResolver.resolvePassword({ name: 'stale' });
+    staleStore.failNext('apps/canary', 'PERMISSION_DENIED');
+    await failing(() => staleResolver.resolvePassword({ name: 'stale' }));
+    outputs.push(inspect(staleResolver, { depth: 10, showHidden: true }), JSON.stringify(await staleResolver.resolvePasswords([{ name: 'stale' }])).replace(CANARY, 'value-returned-to-caller'));
+    await staleResolver.close();
+    // The daemon's metrics, health and status endpoints.
+    const metrics = await createSyncMetrics();
+    for (const event of events) metrics.record(event);
+    metrics.observePass({ trigger: 'interval', syncs: ['canary'], startedAt: Date.now(), durationMs: 1, items: await engine.run() });
+    const statusServer = await serveSyncStatus({ engine, metrics, port: 0 });
+    for (const path of ['/metrics', '/status', '/readyz', '/healthz']) outputs.push(await (await fetch(`${statusServer.url}${path}`)).text());
+    await statusServer.close();
+    outputs.push(JSON.stringify(engine.loopState()));
     await failing(() => withFileLock(join(dir, 'missing-folder', 'file'), async () => CANARY));
     await failing(() => writeFileAtomic(join(dir, 'missing-folder', 'file'), CANARY).catch((error: unknown) => {
       throw new SecretbindError('CONFIG_INVALID', 'write failed', { cause: new WithheldError(error) });
@@ -225,7 +251,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     const covered = new Set([
       'createSecretResolver', 'wrapAccountLookup', 'MemoryBindingRepository', 'checkBinding', 'parseReference', 'formatReference',
       'referencePath', 'SecretbindError', 'isSecretbindError', 'formatEvent', 'encryptLocalPassword', 'decryptLocalPassword',
-      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'fileVersion', 'createSecretLog', 'createJsonLinesSink', 'readJsonLines', 'createSyncEngine', 'checkDefinitions', 'MemorySyncState', 'JsonFileSyncState', 'parseTemplate', 'guardWrite', 'settle', 'WithheldError', 'credentialFingerprint', 'migrateAccounts', 'FileMigrationJournal', 'MemoryMigrationJournal',
+      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'fileVersion', 'createSecretLog', 'createJsonLinesSink', 'readJsonLines', 'createSyncEngine', 'checkDefinitions', 'MemorySyncState', 'JsonFileSyncState', 'parseTemplate', 'guardWrite', 'settle', 'WithheldError', 'credentialFingerprint', 'migrateAccounts', 'FileMigrationJournal', 'MemoryMigrationJournal', 'createSyncMetrics', 'serveSyncStatus',
     ]);
     const functions = Object.entries(secretbind).filter(([, value]) => typeof value === 'function').map(([name]) => name);
     expect(functions.filter((name) => !covered.has(name))).toEqual([]);
