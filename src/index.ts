@@ -66,3 +66,5 @@ export type { MigrateOptions, MigrationItem } from './migrate/migrate.js';
 export { FileMigrationJournal, MemoryMigrationJournal } from './migrate/journal.js';
 export type { JournalRecord, MigrationJournal, MigrationStep } from './migrate/journal.js';
 export type { StaleIfErrorOptions } from './stale.js';
+export { rateBudget, RateBudget, setBudgetClock } from './budget.js';
+export type { BudgetClock, RateDefaults, RateLimitField } from './budget.js';

@@ -1,5 +1,6 @@
 import { SecretbindError } from './errors.js';
 import type { SecretStore } from './bindings.js';
+import { checkRateLimit } from './budget.js';
 
 /** Checks one field's value; returns what was expected when it is wrong. */
 type FieldCheck = (value: unknown) => string | undefined;
@@ -56,6 +57,7 @@ const STORE_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldCheck>>
     vault_jwt_path: text,
     vault_ca_path: text,
     vault_delete_mode: oneOf('metadata', 'latest'),
+    rate_limit: checkRateLimit,
   },
   aws_secrets: {
     aws_region: text,
@@ -66,9 +68,10 @@ const STORE_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldCheck>>
     aws_access_key_id: text,
     aws_secret_access_key: text,
     aws_session_token: text,
+    rate_limit: checkRateLimit,
   },
   dotenv: { dotenv_path: text },
-  kubernetes: { kubernetes_namespace: dnsName, kubeconfig_path: text, kubernetes_context: text },
+  kubernetes: { kubernetes_namespace: dnsName, kubeconfig_path: text, kubernetes_context: text, rate_limit: checkRateLimit },
 };
 
 /**

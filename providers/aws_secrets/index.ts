@@ -5,6 +5,7 @@
  */
 import {
   credentialFingerprint as fingerprint,
+  rateBudget,
   forEachLimit,
   peerLoader,
   referencePath,
@@ -127,11 +128,16 @@ export function awsSecrets(options: AwsSecretsOptions = {}): SecretProvider {
 
   async function send(store: SecretStore, make: (sdk: SdkModule) => unknown, ctx: ResolveContext, what: string): Promise<Record<string, unknown>> {
     const { sdk, client } = await clientFor(store);
+    const command = make(sdk);
+    const budget = rateBudget(store, AWS_QUOTAS);
+    await budget.take(kindOf(command), ctx.signal);
     try {
-      return await client.send(make(sdk), { abortSignal: ctx.signal });
+      return await client.send(command, { abortSignal: ctx.signal });
     } catch (error) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
-      throw mapError(error, what, store);
+      const mapped = mapError(error, what, store);
+      if (mapped.code === 'RATE_LIMITED') budget.slow(mapped.retryAfterMs);
+      throw mapped;
     }
   }
 
@@ -376,6 +382,15 @@ function settleBatch(requested: readonly string[], result: Record<string, unknow
       values.set(key, mapError(Object.assign(new Error(error?.Message ?? 'missing from the batch'), { name: error?.ErrorCode ?? 'ResourceNotFoundException' }), id, store));
     }
   }
+}
+
+/** Secrets Manager's published quotas, per second: GetSecretValue, BatchGetSecretValue, and writes combined. */
+const AWS_QUOTAS = { read: 10_000, batch: 100, write: 50 } as const;
+const WRITE_COMMANDS = new Set(['CreateSecretCommand', 'PutSecretValueCommand', 'TagResourceCommand', 'DeleteSecretCommand', 'RestoreSecretCommand']);
+
+function kindOf(command: unknown): 'read' | 'batch' | 'write' {
+  const name = (command as { constructor?: { name?: string } })?.constructor?.name ?? '';
+  return name === 'BatchGetSecretValueCommand' ? 'batch' : WRITE_COMMANDS.has(name) ? 'write' : 'read';
 }
 
 function configKey(store: SecretStore): string {

@@ -7,6 +7,7 @@ import {
   formatReference,
   guardWrite,
   peerLoader,
+  rateBudget,
   SecretbindError,
   settle,
   validateStoreFields,
@@ -106,8 +107,11 @@ export function kubernetes(options: KubernetesOptions = {}): SecretProvider {
     return found;
   }
 
-  async function call<T>(store: SecretStore, ctx: ResolveContext, what: string, run: (api: CoreApi, options: CallOptions) => Promise<T>): Promise<T> {
+  async function call<T>(store: SecretStore, ctx: ResolveContext, what: string, run: (api: CoreApi, options: CallOptions) => Promise<T>, kind: 'read' | 'write' = 'read'): Promise<T> {
     const { api } = await clientFor(store);
+    // The API server publishes no per-client quota (priority and fairness decide): unlimited unless rate_limit is set.
+    const budget = rateBudget(store, {});
+    await budget.take(kind, ctx.signal);
     // client-node takes no signal argument; a request middleware hands the deadline's signal to its fetch.
     const options: CallOptions = {
       middleware: [
@@ -125,7 +129,9 @@ export function kubernetes(options: KubernetesOptions = {}): SecretProvider {
       return await run(api, options);
     } catch (error) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
-      throw mapError(error, what);
+      const mapped = mapError(error, what);
+      if (mapped.code === 'RATE_LIMITED') budget.slow(mapped.retryAfterMs);
+      throw mapped;
     }
   }
 
@@ -216,7 +222,7 @@ export function kubernetes(options: KubernetesOptions = {}): SecretProvider {
       const data = Object.fromEntries(Object.entries(entries).map(([key, text]) => [key, Buffer.from(text, 'utf8').toString('base64')]));
       if (!current) {
         const created = await call(store, ctx, where, (api, options) =>
-          api.createNamespacedSecret({ namespace, body: { metadata: { name, namespace, labels: { [OWNER_LABEL]: writeOptions.owner } }, type: 'Opaque', data } }, options),
+          api.createNamespacedSecret({ namespace, body: { metadata: { name, namespace, labels: { [OWNER_LABEL]: writeOptions.owner } }, type: 'Opaque', data } }, options), 'write',
         );
         return { version: created.metadata?.resourceVersion ?? '', created: true };
       }
@@ -226,7 +232,7 @@ export function kubernetes(options: KubernetesOptions = {}): SecretProvider {
         metadata: { ...current.metadata, labels: { ...(current.metadata?.labels ?? {}), [OWNER_LABEL]: writeOptions.owner } },
         data: writeOptions.merge ? { ...(current.data ?? {}), ...data } : data,
       };
-      const replaced = await call(store, ctx, where, (api, options) => api.replaceNamespacedSecret({ name, namespace, body }, options));
+      const replaced = await call(store, ctx, where, (api, options) => api.replaceNamespacedSecret({ name, namespace, body }, options), 'write');
       return { version: replaced.metadata?.resourceVersion ?? '', created: false };
     },
     checkName(_store, ref) {
@@ -241,7 +247,7 @@ export function kubernetes(options: KubernetesOptions = {}): SecretProvider {
       const where = `Secret ${namespace}/${name}`;
       const current = await call(store, ctx, where, (api, options) => api.readNamespacedSecret({ name, namespace }, options));
       guard(where, current, removeOptions);
-      await call(store, ctx, where, (api, options) => api.deleteNamespacedSecret({ name, namespace, body: { preconditions: { resourceVersion: current.metadata?.resourceVersion } } }, options));
+      await call(store, ctx, where, (api, options) => api.deleteNamespacedSecret({ name, namespace, body: { preconditions: { resourceVersion: current.metadata?.resourceVersion } } }, options), 'write');
     },
     async close() {
       clients.clear();

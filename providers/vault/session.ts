@@ -4,7 +4,7 @@
  * before two thirds of its TTL; an expired token gets one new login and one retry.
  */
 import { readFile } from 'node:fs/promises';
-import { abortableDelay, runWithTimeout, SecretbindError, untilAborted, type ResolveContext, type SecretStore } from 'secretbind';
+import { abortableDelay, rateBudget, runWithTimeout, SecretbindError, untilAborted, type RateBudget, type ResolveContext, type SecretStore } from 'secretbind';
 import { retryAfterOf, type Transport } from './transport.js';
 
 /** The typed face of node-vault 0.12 this provider uses (its own types are loose). */
@@ -53,6 +53,7 @@ export class VaultSession {
   readonly #client: NodeVaultClient;
   readonly #store: SecretStore;
   readonly #options: SessionOptions;
+  readonly #budget: RateBudget;
   readonly #transport: Transport;
   #token: { issuedAt: number; ttlMs: number; renewable: boolean } | undefined;
   #login: Promise<void> | undefined;
@@ -63,6 +64,8 @@ export class VaultSession {
     this.#client = client;
     this.#transport = transport;
     this.#options = options;
+    // Vault publishes no quota: unlimited unless the store sets rate_limit; a 429 still pauses the whole store.
+    this.#budget = rateBudget(store, {});
   }
 
   get method(): string {
@@ -102,8 +105,9 @@ export class VaultSession {
 
   async #withToken(ctx: ResolveContext, call: () => Promise<VaultBody>, path: string, capability = 'read'): Promise<VaultBody> {
     await this.#ensureToken(ctx);
+    const kind = capability === 'create and update' || capability === 'delete' ? 'write' : 'read';
     try {
-      return await this.#retrying(ctx, call, path);
+      return await this.#retrying(ctx, call, path, kind);
     } catch (error) {
       if (statusOf(error) !== 403) throw error;
       // 403 says nothing about why: ask Vault whether the token itself is still good.
@@ -121,7 +125,7 @@ export class VaultSession {
       this.#token = undefined;
       await this.#ensureToken(ctx);
       try {
-        return await this.#retrying(ctx, call, path);
+        return await this.#retrying(ctx, call, path, kind);
       } catch (retry) {
         if (statusOf(retry) === 403) throw new SecretbindError('PERMISSION_DENIED', `Vault denied ${path} right after a fresh ${this.method} login: grant ${capability} on ${path} to the role.`, { storeType: TYPE, cause: retry });
         throw retry;
@@ -232,13 +236,15 @@ export class VaultSession {
   }
 
   /** Retries 429, 500, 502, 503 and network failures with jittered exponential backoff, inside the deadline. */
-  async #retrying(ctx: ResolveContext, call: () => Promise<VaultBody>, path: string): Promise<VaultBody> {
+  async #retrying(ctx: ResolveContext, call: () => Promise<VaultBody>, path: string, kind: 'read' | 'write' = 'read'): Promise<VaultBody> {
     for (let attempt = 0; ; attempt++) {
       try {
+        await this.#budget.take(kind, ctx.signal);
         return await call();
       } catch (error) {
         if (isAbort(error, ctx)) throw ctx.signal.reason;
         const mapped = mapError(error, path, this.#store);
+        if (statusOf(error) === 429) this.#budget.slow(mapped.retryAfterMs);
         if (!mapped.retryable || attempt >= this.#options.retries) throw mapped.error ?? error;
         const backoff = this.#options.retryBaseMs * 2 ** attempt * (0.5 + Math.random());
         ctx.emit({ level: 'warn', message: 'Vault request failed; retrying', detail: { path, status: statusOf(error) ?? 0, attempt: attempt + 1 } });

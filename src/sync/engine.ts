@@ -48,6 +48,13 @@ export interface SyncEngineOptions {
   retries?: number;
   /** The first retry's delay in milliseconds, doubled each time with jitter; `Retry-After` wins. Default: 200. */
   retryBaseMs?: number;
+  /**
+   * A source entry that keeps failing is read again after 1 s, 2 s, 4 s... (with jitter, at most `capMs`), not on
+   * every pass, while the store's healthy entries go on. Default: `{ baseMs: 1000, capMs: 300000 }`.
+   */
+  entryBackoff?: { baseMs?: number; capMs?: number };
+  /** The clock, in milliseconds since the epoch (backoff, min_update_interval). Default: Date.now. */
+  now?: () => number;
 }
 
 export interface SyncRunOptions {
@@ -119,6 +126,8 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   const state: SyncStateRepository = options.state ?? new MemorySyncState();
   const retries = options.retries ?? 3;
   const retryBaseMs = options.retryBaseMs ?? 200;
+  const clockNow = options.now ?? Date.now;
+  const backoff = new EntryBackoff(clockNow, options.entryBackoff);
   const engine = new Engine({ repository: options.repository, providers: options.providers, cryptographyKey: [], onEvent: options.onEvent, timeoutMs: options.timeoutMs ?? 30_000, onProviderError: 'throw' });
   let passes = Promise.resolve();
 
@@ -132,7 +141,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     const key = await state.key();
     const items: SyncItem[] = [];
     for (const definition of await selected(runOptions.only)) {
-      const planned = await planDefinition(engine, definition, state, key, retrying, runOptions.allowDeletes);
+      const planned = await planDefinition(engine, definition, state, key, retrying, runOptions.allowDeletes, apply ? backoff : backoff.view());
       if (apply) {
         for (const item of planned.items) {
           if (WRITING.has(item.action) && runOptions.mayWrite && !runOptions.mayWrite()) {
@@ -151,7 +160,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   }
 
   async function carryOut(item: SyncItem, desired: Desired | undefined, existing: EntryInfo | undefined, definition: CheckedDefinition, record: AssociationRecord | undefined): Promise<SyncItem> {
-    const now = new Date().toISOString();
+    const now = new Date(clockNow()).toISOString();
     const base = { sync: item.sync, destination: item.destination, entry: item.entry, ...(item.source ? { source: item.source } : {}), ...(item.sourceEntry ? { sourceEntry: item.sourceEntry } : {}) };
     const keep = async (status: SyncStatus, extra: Partial<AssociationRecord> = {}): Promise<void> => {
       const changed = record?.status !== status || extra.errorCode !== record?.errorCode;
@@ -165,7 +174,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
         case 'create':
         case 'update': {
           const heldUntil = item.action === 'update' && definition.minUpdateIntervalMs > 0 && record?.writtenAt ? Date.parse(record.writtenAt) + definition.minUpdateIntervalMs : 0;
-          if (heldUntil > Date.now()) {
+          if (heldUntil > clockNow()) {
             // Several changes within min_update_interval become one write of the latest value after it.
             await keep('PENDING', { errorCode: undefined });
             return { ...item, outcome: 'planned', status: 'PENDING', reason: `${item.reason}; held back until ${new Date(heldUntil).toISOString()} (min_update_interval), then written once with the latest value` };
@@ -301,10 +310,48 @@ interface PlannedDefinition {
 /** The entry of an item that concerns a whole definition (its source or destination cannot be used). */
 export const WHOLE_DEFINITION = '*';
 
+/** Per source entry: how often it failed in a row, and when it may be read again. */
+class EntryBackoff {
+  readonly #entries = new Map<string, { failures: number; until: number; code: SecretbindErrorCode }>();
+  readonly #now: () => number;
+  readonly #baseMs: number;
+  readonly #capMs: number;
+  readonly #frozen: boolean;
+
+  constructor(now: () => number, options: { baseMs?: number; capMs?: number } = {}, entries?: Map<string, { failures: number; until: number; code: SecretbindErrorCode }>, frozen = false) {
+    this.#now = now;
+    this.#baseMs = options.baseMs ?? 1000;
+    this.#capMs = options.capMs ?? 300_000;
+    if (entries) this.#entries = entries;
+    this.#frozen = frozen;
+  }
+
+  /** The same schedule, read-only: a plan or dry run must not move it. */
+  view(): EntryBackoff {
+    return new EntryBackoff(this.#now, { baseMs: this.#baseMs, capMs: this.#capMs }, this.#entries, true);
+  }
+
+  waiting(key: string): { failures: number; until: number; code: SecretbindErrorCode } | undefined {
+    const entry = this.#entries.get(key);
+    return entry && entry.until > this.#now() ? entry : undefined;
+  }
+
+  failed(key: string, code: SecretbindErrorCode): void {
+    if (this.#frozen) return;
+    const failures = (this.#entries.get(key)?.failures ?? 0) + 1;
+    const delay = Math.min(this.#capMs, this.#baseMs * 2 ** (failures - 1)) * (0.8 + 0.4 * Math.random());
+    this.#entries.set(key, { failures, until: this.#now() + delay, code });
+  }
+
+  succeeded(key: string): void {
+    if (!this.#frozen) this.#entries.delete(key);
+  }
+}
+
 /** Runs a store call again while it fails with a retryable error, within the pass's budget. */
 type Retry = <T>(call: () => Promise<T>) => Promise<T>;
 
-async function planDefinition(engine: Engine, definition: CheckedDefinition, state: SyncStateRepository, key: Uint8Array, retry: Retry, allowDeletes: number | undefined): Promise<PlannedDefinition> {
+async function planDefinition(engine: Engine, definition: CheckedDefinition, state: SyncStateRepository, key: Uint8Array, retry: Retry, allowDeletes: number | undefined, backoff: EntryBackoff): Promise<PlannedDefinition> {
   const records = new Map((await state.list(definition.name)).map((record) => [record.entry, record]));
   const base = { sync: definition.name, destination: definition.destination };
   const items: SyncItem[] = [];
@@ -330,7 +377,7 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
   // 1. What the sources hold. A source that fails is never read as "deleted": its associations only fail this pass.
   let gathered: Gathered;
   try {
-    gathered = await gather(engine, definition, key, retry, records);
+    gathered = await gather(engine, definition, key, retry, records, backoff);
   } catch (error) {
     return { items: records.size > 0 ? [...records.keys()].map((entry) => fail(entry, error)) : [fail(WHOLE_DEFINITION, error)], desired: new Map(), listed: new Map(), records };
   }
@@ -458,7 +505,7 @@ interface Gathered {
  * listed source entry whose version is the one every association of it was synced from is not read: its wants carry
  * the recorded HMAC and no value, and are read only if the destination moved.
  */
-async function gather(engine: Engine, definition: CheckedDefinition, key: Uint8Array, retry: Retry, records: ReadonlyMap<string, AssociationRecord>): Promise<Gathered> {
+async function gather(engine: Engine, definition: CheckedDefinition, key: Uint8Array, retry: Retry, records: ReadonlyMap<string, AssociationRecord>, backoff: EntryBackoff): Promise<Gathered> {
   const { store: destination, provider: destinationProvider } = await engine.storeFor(definition.destination);
   const desired: Desired[] = [];
   const failures: Gathered['failures'] = [];
@@ -505,15 +552,27 @@ async function gather(engine: Engine, definition: CheckedDefinition, key: Uint8A
   const read = async (sourceEntries: readonly string[]): Promise<Pick<Gathered, 'desired' | 'failures'>> => {
     const wanted: Desired[] = [];
     const failing: Gathered['failures'] = [];
-    const refs = sourceEntries.map((entry) => parseReference(entry));
+    const all = sourceEntries.map((entry) => parseReference(entry));
+    const commonOf = (ref: EntryReference): TemplateValues => ({ SourceName: source.name, SourceType: source.type, SecretPath: referencePath(ref), SecretBaseName: ref.segments.at(-1)!, ...(source.type === 'vault' ? { MountPath: typeof source.vault_mount_point === 'string' ? source.vault_mount_point : 'secret' } : {}) });
+    // An entry that keeps failing is read once per backoff step, not every pass; the others go on.
+    const refs: EntryReference[] = [];
+    for (const ref of all) {
+      const waiting = backoff.waiting(`${definition.name}\u0000${ref.raw}`);
+      if (!waiting) refs.push(ref);
+      else failing.push({ sourceEntry: ref.raw, entry: definition.granularity === 'secret-key' ? ref.raw : names(commonOf(ref)), error: new SecretbindError(waiting.code, `Not read this pass: it failed ${waiting.failures} time(s) in a row (last ${waiting.code}); next try at ${new Date(waiting.until).toISOString()}.`) });
+    }
     const answers = refs.length > 0 ? await retry(() => readWhole(engine, sourceName, refs)) : new Map<string, EntrySettled>();
     for (const ref of refs) {
       const answer = answers.get(ref.raw) ?? { ok: false as const, error: new SecretbindError('BACKEND_UNAVAILABLE', `No answer for ${ref.raw}.`) };
-      const common: TemplateValues = { SourceName: source.name, SourceType: source.type, SecretPath: referencePath(ref), SecretBaseName: ref.segments.at(-1)!, ...(source.type === 'vault' ? { MountPath: typeof source.vault_mount_point === 'string' ? source.vault_mount_point : 'secret' } : {}) };
+      const common = commonOf(ref);
       if (!answer.ok) {
-        if (failed(answer.error)) failing.push({ sourceEntry: ref.raw, entry: definition.granularity === 'secret-key' ? ref.raw : names(common), error: answer.error });
+        if (failed(answer.error)) {
+          backoff.failed(`${definition.name}\u0000${ref.raw}`, answer.error.code);
+          failing.push({ sourceEntry: ref.raw, entry: definition.granularity === 'secret-key' ? ref.raw : names(common), error: answer.error });
+        } else backoff.succeeded(`${definition.name}\u0000${ref.raw}`);
         continue;
       }
+      backoff.succeeded(`${definition.name}\u0000${ref.raw}`);
       const sourceVersion = versions.get(ref.raw);
       const about = { source: source.name, sourceEntry: ref.raw, ...(sourceVersion !== undefined ? { sourceVersion } : {}) };
       if (definition.granularity === 'secret-key') {
