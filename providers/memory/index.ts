@@ -230,9 +230,10 @@ export function memory(options: MemoryOptions = {}): MemoryProvider {
     for (const ref of refs) {
       const path = formatReference(ref.segments);
       try {
-        await faults(path, ctx);
+        // Counted before faults, as single reads are: a failed read is a call the store received.
         readCounts.set(ref.raw, (readCounts.get(ref.raw) ?? 0) + 1);
         totalReads++;
+        await faults(path, ctx);
         const entry = entries.get(path);
         if (entry === undefined) throw new SecretbindError('ENTRY_NOT_FOUND', `Memory entry ${JSON.stringify(path)} does not exist: seed it with entries or set().`);
         answers.set(ref.raw, { ok: true, value: typeof entry === 'string' ? entry : { ...entry }, version: String(metaOf(path).version) });

@@ -61,6 +61,12 @@ export class SecretsState {
     hang?: number;
     /** Do the work of the next `times` calls of `operation`, then answer 500 as if the answer were lost. */
     failAfter?: { operation: string; times: number };
+    /**
+     * Throttle writes (CreateSecret, PutSecretValue, TagResource, DeleteSecret, RestoreSecret) beyond `perSecond`, on
+     * the given clock (milliseconds). The real service's quota is 50 writes per second combined; how it counts inside
+     * a second is not published: the stand-in uses a bucket of one second's writes.
+     */
+    writeRate?: { perSecond: number; now: () => number; tokens?: number; last?: number };
     /** Answer the next requests with this error (for error types nothing else here produces). */
     respond?: { times: number; status: number; type: string; message: string };
   } = {};
@@ -181,6 +187,14 @@ async function handle(state: SecretsState, requests: RequestRecord[], request: I
   if (state.mode.throttle && state.mode.throttle > 0) {
     state.mode.throttle--;
     return fail(new ServiceError(400, 'ThrottlingException', MESSAGES.throttled));
+  }
+  const rate = state.mode.writeRate;
+  if (rate && ['CreateSecret', 'PutSecretValue', 'TagResource', 'DeleteSecret', 'RestoreSecret'].includes(operation)) {
+    const now = rate.now();
+    rate.tokens = Math.min(rate.perSecond, (rate.tokens ?? rate.perSecond) + ((now - (rate.last ?? now)) / 1000) * rate.perSecond);
+    rate.last = now;
+    if (rate.tokens < 1) return fail(new ServiceError(400, 'ThrottlingException', MESSAGES.throttled));
+    rate.tokens -= 1;
   }
   if (state.mode.respond && state.mode.respond.times > 0) {
     state.mode.respond.times--;
