@@ -101,6 +101,8 @@ interface Desired {
   skipped?: true;
 }
 
+const INTERNAL_REASON = "secretbind could not handle the store's answer (an internal error, not the store's); the events say more";
+
 /** Actions that change the destination. */
 const WRITING: ReadonlySet<SyncAction> = new Set(['create', 'update', 'delete']);
 
@@ -208,10 +210,14 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
         }
       }
     } catch (thrown) {
-      const error = isSecretbindError(thrown) ? thrown : new SecretbindError('BACKEND_UNAVAILABLE', 'A store call failed unexpectedly.');
-      const status = statusOf(error.code);
-      await keep(status, { errorCode: error.code });
-      return { ...item, outcome: 'failed', status, code: error.code, reason: `${item.reason}; failed: ${error.message}` };
+      if (!isSecretbindError(thrown)) {
+        // Our own failure (the state store, a bug): reported, and the next pass converges from what it finds.
+        await keep('INTERNAL_ERROR', { errorCode: undefined }).catch(() => {});
+        return { ...item, outcome: 'failed', status: 'INTERNAL_ERROR', reason: `${item.reason}; failed: ${INTERNAL_REASON}` };
+      }
+      const status = statusOf(thrown.code);
+      await keep(status, { errorCode: thrown.code });
+      return { ...item, outcome: 'failed', status, code: thrown.code, reason: `${item.reason}; failed: ${thrown.message}` };
     }
   }
 
@@ -258,7 +264,9 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     plan: (planOptions = {}) => pass(planOptions, false),
     run: (runOptions = {}) => run(runOptions),
     async status() {
-      return [...(await state.list())];
+      // Associations of a definition that is no longer configured: secretbind cannot say how they stand.
+      const names = new Set(definitions.map((definition) => definition.name));
+      return (await state.list()).map((record) => (names.has(record.sync) ? { ...record } : { ...record, status: 'UNKNOWN' as const }));
     },
     async start(loopOptions = {}) {
       if (loop?.state().running) throw new SecretbindError('CONFIG_INVALID', 'The sync loop is already running; stop() it first.');
@@ -356,8 +364,9 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
   const base = { sync: definition.name, destination: definition.destination };
   const items: SyncItem[] = [];
   const fail = (entry: string, error: unknown, extra: Partial<SyncItem> = {}): SyncItem => {
-    const failure = isSecretbindError(error) ? error : new SecretbindError('BACKEND_UNAVAILABLE', 'failed unexpectedly');
-    return { ...base, entry, action: 'error', reason: failure.message, code: failure.code, ...extra };
+    // Anything but a SecretbindError is secretbind failing to handle what it got: no code, status INTERNAL_ERROR.
+    if (!isSecretbindError(error)) return { ...base, entry, action: 'error', reason: INTERNAL_REASON, ...extra };
+    return { ...base, entry, action: 'error', reason: error.message, code: error.code, ...extra };
   };
 
   // The destination's listing does not depend on the sources: it runs while they are read.

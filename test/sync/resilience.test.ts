@@ -86,3 +86,51 @@ describe('Sync: min_update_interval coalesces changes into one write', () => {
     expect(checkDefinitions([{ name: 'a', source: 's', prefix: 'x/', destination: 'd', min_update_interval: '10m' }])[0]!.minUpdateIntervalMs).toBe(600_000);
   });
 });
+
+describe('Sync: every association status', () => {
+  it('reaches SYNCED, UNSYNCED, PENDING, CLIENT_SIDE_ERROR, EXTERNAL_SERVICE_ERROR, INTERNAL_ERROR and UNKNOWN', async () => {
+    const seen = new Set<string>();
+    const note = async (engine: { status(): Promise<Array<{ status: string }>> }, items: Array<{ status?: string }>) => {
+      for (const item of items) if (item.status) seen.add(item.status);
+      for (const record of await engine.status()) seen.add(record.status);
+    };
+    // SYNCED, UNSYNCED, PENDING, CLIENT_SIDE_ERROR, EXTERNAL_SERVICE_ERROR over memory stores.
+    const { source, destination, engine, state } = world({ min_update_interval: '1h' }, 12);
+    await note(engine, await engine.run());
+    source.delete('apps/a0');
+    await note(engine, await engine.run());
+    source.rotate('apps/a1', 'new');
+    await note(engine, await engine.run());
+    destination.set('c/a2', 'not ours any more');
+    destination.set('c/a3', 'edited');
+    source.rotate('apps/a4', 'changed');
+    source.failNext('apps/a5', 'PERMISSION_DENIED', { times: 5 });
+    source.failNext('apps/a6', 'BACKEND_UNAVAILABLE', { times: 5 });
+    source.rotate('apps/a5', 'x');
+    source.rotate('apps/a6', 'y');
+    await note(engine, await engine.run());
+    // INTERNAL_ERROR: secretbind's own failure, here the state store refusing a record after the write.
+    const flaky = new MemorySyncState();
+    let refuse = true;
+    const failingState = {
+      key: () => flaky.key(),
+      list: (sync?: string) => flaky.list(sync),
+      remove: (sync: string, entry: string) => flaky.remove(sync, entry),
+      put: (record: Parameters<MemorySyncState['put']>[0]) => {
+        if (refuse && record.entry === 'i/a7') throw new TypeError('disk full');
+        flaky.put(record);
+      },
+    };
+    const internal = createSyncEngine({ repository: new MemoryBindingRepository().putStore({ name: 'src', type: 'memory' }).putStore({ name: 'dst', type: 'memtwo' }), providers: [source, destination], definitions: [{ name: 'internal', source: 'src', entries: ['apps/a7'], destination: 'dst', name_template: 'i/{{ .SecretBaseName }}' }], state: failingState });
+    const items = await internal.run();
+    expect(items[0]).toMatchObject({ action: 'create', outcome: 'failed', status: 'INTERNAL_ERROR' });
+    expect(items[0]!.code).toBeUndefined();
+    await note(internal, items);
+    refuse = false;
+    expect((await internal.run())[0]).toMatchObject({ action: 'unchanged', status: 'SYNCED' });
+    // UNKNOWN: associations of a definition that is no longer configured.
+    const renamed = createSyncEngine({ repository: new MemoryBindingRepository().putStore({ name: 'src', type: 'memory' }).putStore({ name: 'dst', type: 'memtwo' }), providers: [source, destination], definitions: [{ name: 'renamed', source: 'src', prefix: 'apps/', destination: 'dst' }], state });
+    await note(renamed, []);
+    expect([...seen].sort()).toEqual(['CLIENT_SIDE_ERROR', 'EXTERNAL_SERVICE_ERROR', 'INTERNAL_ERROR', 'PENDING', 'SYNCED', 'UNKNOWN', 'UNSYNCED']);
+  });
+});
