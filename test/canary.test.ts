@@ -48,6 +48,9 @@ import {
   credentialFingerprint,
   createSyncMetrics,
   serveSyncStatus,
+  rateBudget,
+  RateBudget,
+  setBudgetClock,
   FileMigrationJournal,
   MemoryMigrationJournal,
   migrateAccounts,
@@ -218,6 +221,12 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     await failing(() => staleResolver.resolvePassword({ name: 'stale' }));
     outputs.push(inspect(staleResolver, { depth: 10, showHidden: true }), JSON.stringify(await staleResolver.resolvePasswords([{ name: 'stale' }])).replace(CANARY, 'value-returned-to-caller'));
     await staleResolver.close();
+    // Rate budgets see kinds and counts only.
+    setBudgetClock(undefined);
+    const budget = rateBudget({ name: 'budgeted', type: 'aws_secrets', aws_access_key_id: CANARY }, { read: 1000 });
+    await budget.take('read');
+    budget.slow(1);
+    outputs.push(JSON.stringify([...budget.stats.calls]), JSON.stringify(new RateBudget({ read: 1 }).stats), inspect(budget, { depth: 5 }));
     // The daemon's metrics, health and status endpoints.
     const metrics = await createSyncMetrics();
     for (const event of events) metrics.record(event);
@@ -251,7 +260,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     const covered = new Set([
       'createSecretResolver', 'wrapAccountLookup', 'MemoryBindingRepository', 'checkBinding', 'parseReference', 'formatReference',
       'referencePath', 'SecretbindError', 'isSecretbindError', 'formatEvent', 'encryptLocalPassword', 'decryptLocalPassword',
-      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'fileVersion', 'createSecretLog', 'createJsonLinesSink', 'readJsonLines', 'createSyncEngine', 'checkDefinitions', 'MemorySyncState', 'JsonFileSyncState', 'parseTemplate', 'guardWrite', 'settle', 'WithheldError', 'credentialFingerprint', 'migrateAccounts', 'FileMigrationJournal', 'MemoryMigrationJournal', 'createSyncMetrics', 'serveSyncStatus',
+      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'fileVersion', 'createSecretLog', 'createJsonLinesSink', 'readJsonLines', 'createSyncEngine', 'checkDefinitions', 'MemorySyncState', 'JsonFileSyncState', 'parseTemplate', 'guardWrite', 'settle', 'WithheldError', 'credentialFingerprint', 'migrateAccounts', 'FileMigrationJournal', 'MemoryMigrationJournal', 'createSyncMetrics', 'serveSyncStatus', 'rateBudget', 'RateBudget', 'setBudgetClock',
     ]);
     const functions = Object.entries(secretbind).filter(([, value]) => typeof value === 'function').map(([name]) => name);
     expect(functions.filter((name) => !covered.has(name))).toEqual([]);
