@@ -56,6 +56,7 @@ export class Engine implements CallHost {
   readonly #credentialVariables = new Set<string>(['CRYPTOGRAPHY_KEY']);
   // Stores whose *_env fields were noted: once per store record, not once per lookup.
   readonly #notedStores = new WeakSet<SecretStore>();
+  readonly #refStores = new WeakMap<SecretStore, boolean>();
   readonly #storeRefs = new StoreRefs({
     readEntry: (storeName, reference, chain) => this.#readForStore(storeName, reference, chain),
     warn: (store, message, detail) => this.emit({ source: 'Secrets', kind: 'provider', level: 'warn', store: store.name, storeType: store.type, message, detail }),
@@ -125,7 +126,7 @@ export class Engine implements CallHost {
   /** {@link planStore}, with the store's `<field>_ref` fields read from their stores. */
   #planFilled(account: Account, binding: AccountBinding, store: SecretStore | undefined): Plan | Promise<Plan> {
     const plan = this.planStore(account, binding, store);
-    if (plan.kind !== 'store' || !hasStoreRefs(plan.store)) return plan;
+    if (plan.kind !== 'store' || !this.#hasRefs(plan.store)) return plan;
     return this.#storeRefs.fill(plan.store).then(
       (filled) => ({ ...plan, store: filled }),
       (error: unknown) => {
@@ -136,7 +137,14 @@ export class Engine implements CallHost {
 
   /** A store record ready for its provider: `<field>_ref` fields filled in. */
   fillStore(store: SecretStore): Promise<SecretStore> {
-    return hasStoreRefs(store) ? this.#storeRefs.fill(store) : Promise.resolve(store);
+    return this.#hasRefs(store) ? this.#storeRefs.fill(store) : Promise.resolve(store);
+  }
+
+  /** Whether a store record has `<field>_ref` fields; looked at once per record, not once per lookup. */
+  #hasRefs(store: SecretStore): boolean {
+    let known = this.#refStores.get(store);
+    if (known === undefined) this.#refStores.set(store, (known = hasStoreRefs(store)));
+    return known;
   }
 
   /** One entry of a store, for another store's `<field>_ref`. */
@@ -148,7 +156,7 @@ export class Engine implements CallHost {
     if (!provider) throw notRegistered(store, undefined);
     this.#validate(provider, store, undefined);
     const ref = this.reference(reference, store);
-    const ready = hasStoreRefs(store) ? await this.#storeRefs.fill(store, chain) : store;
+    const ready = this.#hasRefs(store) ? await this.#storeRefs.fill(store, chain) : store;
     return valueOf(await this.withDeadline(ready, undefined, (ctx) => provider.resolve(ready, ref, ctx))).value;
   }
 
