@@ -7,7 +7,7 @@ import type { SecretEventListener } from '../events.js';
 import { encryptLocalPassword, parseFernetKeys, type FernetKeyInput } from '../fernet.js';
 import { DEFAULT_OWNER, type EntryInfo, type SecretProvider } from '../provider.js';
 import { formatReference, parseReference } from '../reference.js';
-import { MIGRATION_PLACEHOLDERS, parseTemplate } from '../sync/template.js';
+import { MIGRATION_PLACEHOLDERS, parseTemplate, renderedReference } from '../sync/template.js';
 import { MemoryMigrationJournal, type JournalRecord, type MigrationJournal, type MigrationStep } from './journal.js';
 
 export interface MigrateOptions {
@@ -141,7 +141,7 @@ export async function migrateAccounts(options: MigrateOptions): Promise<Migratio
       const base = { account: account.name, store: store.name };
       let name: string;
       try {
-        name = entryName(template.render({ Account: account.name, Store: store.name }));
+        name = renderedReference(template.render({ Account: account.name, Store: store.name }), 'entry template');
         provider.checkName?.(store, parseReference(name));
       } catch (error) {
         items.push({ ...base, entry: '', action: 'refuse', outcome: 'failed', reason: (error as Error).message, code: isSecretbindError(error) ? error.code : 'REFERENCE_INVALID' });
@@ -327,13 +327,6 @@ function journalKey(input: FernetKeyInput): Buffer {
   const [first] = parseFernetKeys(input);
   if (!first) throw new SecretbindError('LOCAL_KEY_MISSING', 'Migration needs a Fernet key.');
   return createHmac('sha256', Buffer.concat([first.signing, first.encryption])).update('secretbind migration journal v1').digest();
-}
-
-/** A rendered entry name as a reference path (`/` separates segments). */
-function entryName(rendered: string): string {
-  const segments = rendered.split('/');
-  if (segments.some((segment) => segment === '')) throw new SecretbindError('REFERENCE_INVALID', `The entry template made ${JSON.stringify(rendered)}, which has an empty path segment.`);
-  return formatReference(segments);
 }
 
 /** The entry without its `#field`. */

@@ -6,10 +6,10 @@ import { listEntries, removeEntry, writeEntry } from '../entries.js';
 import { isSecretbindError, SecretbindError, type SecretbindErrorCode } from '../errors.js';
 import type { SecretEventListener } from '../events.js';
 import { DEFAULT_OWNER, type EntryInfo, type EntrySettled, type EntryValue, type SecretProvider } from '../provider.js';
-import { formatReference, parseReference, referencePath, type EntryReference } from '../reference.js';
+import { parseReference, referencePath, type EntryReference } from '../reference.js';
 import { checkDefinitions, type CheckedDefinition, type SyncDefinition } from './definitions.js';
 import { MemorySyncState, type AssociationRecord, type SyncStateRepository, type SyncStatus } from './state.js';
-import type { TemplateValues } from './template.js';
+import { renderedReference, type TemplateValues } from './template.js';
 import { SyncLoop, type SyncLoopOptions, type SyncLoopState } from './daemon.js';
 
 /** What sync decided for one destination entry. */
@@ -521,7 +521,7 @@ async function gather(engine: Engine, definition: CheckedDefinition, key: Uint8A
   const adapt = adapterOf(definition, destinationProvider);
   const names = (values: TemplateValues): string => {
     const rendered = definition.template.render({ DestinationType: destination.type, DestinationName: destination.name, ...values });
-    return entryName(adapt ? adapt(rendered) : rendered);
+    return renderedReference(adapt ? adapt(rendered) : rendered, 'name template');
   };
   const failed = (error: unknown): boolean => !(isSecretbindError(error) && error.code === 'ENTRY_NOT_FOUND');
 
@@ -614,13 +614,6 @@ async function gather(engine: Engine, definition: CheckedDefinition, key: Uint8A
 function adapterOf(definition: CheckedDefinition, provider: SecretProvider): ((rendered: string) => string) | undefined {
   const adaptName = provider.adaptName;
   return definition.name_template === undefined && !definition.mapped && adaptName ? (rendered) => adaptName.call(provider, rendered) : undefined;
-}
-
-/** A rendered name as a destination reference: `/` separates, everything else is escaped. */
-function entryName(rendered: string): string {
-  const segments = rendered.split('/');
-  if (segments.some((segment) => segment === '')) throw new SecretbindError('REFERENCE_INVALID', `The name template made ${JSON.stringify(rendered)}, which has an empty path segment.`);
-  return formatReference(segments);
 }
 
 /** Whole entries of a store: `readEntries` where the provider has it, else the reference's default field. */

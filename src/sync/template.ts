@@ -1,4 +1,5 @@
 import { SecretbindError } from '../errors.js';
+import { formatReference } from '../reference.js';
 
 /**
  * Name templates for sync destinations: the subset of Go templates Vault secrets sync uses. Text with
@@ -156,4 +157,11 @@ function tokenize(source: string, start: number, end: number): Token[] {
 
 function invalid(source: unknown, problem: string, column: number): SecretbindError {
   return new SecretbindError('CONFIG_INVALID', `Invalid name template ${JSON.stringify(source)} at column ${column}: ${problem}.`);
+}
+
+/** A rendered name as a reference path: `/` separates segments, everything else is escaped; no empty segment. */
+export function renderedReference(rendered: string, template: 'name template' | 'entry template'): string {
+  const segments = rendered.split('/');
+  if (segments.some((segment) => segment === '')) throw new SecretbindError('REFERENCE_INVALID', `The ${template} made ${JSON.stringify(rendered)}, which has an empty path segment.`);
+  return formatReference(segments);
 }
