@@ -70,13 +70,14 @@ describe('Daemon soak', () => {
       if (tick % 55 === 0) aws.state.mode.throttle = 15;
     }
     aws.state.mode = {};
-    // Let the loop catch up: two clean passes after the last change.
+    // Let the loop catch up: a clean pass that started after the last change (a pass that began before it and ended
+    // after may have read an older value).
     const settledAfter = Date.now();
     while (Date.now() - settledAfter < 20_000) {
       await sleep(500);
       const statuses = await engine.status();
       const last = engine.loopState().lastPass;
-      if (last && Date.parse(last.finishedAt) > settledAfter + 900 && last.failed === 0 && statuses.every((record) => record.status === 'SYNCED')) break;
+      if (last && Date.parse(last.finishedAt) - last.durationMs > settledAfter && last.failed === 0 && statuses.every((record) => record.status === 'SYNCED')) break;
     }
     const scraped = await (await fetch(`${server.url}/metrics`)).text();
     const status = await (await fetch(`${server.url}/status`)).text();
