@@ -39,3 +39,43 @@ export function uninstall(packageName: string): void {
     return resolve.call(this, request, ...rest);
   };
 }
+
+/**
+ * Picks when to kill a writing child: a random point in a window that follows how long a first write takes on this
+ * machine now. A fixed window lets a loaded machine (CI runs three suites back to back) kill every child before its
+ * first write, which proves nothing about a kill between writes.
+ */
+export class KillWindow {
+  private windowMs: number;
+  private readonly maxMs: number;
+
+  constructor(initialMs: number) {
+    this.windowMs = initialMs;
+    this.maxMs = initialMs * 50;
+  }
+
+  /** Milliseconds to wait after the child says it is ready. */
+  delay(): number {
+    return Math.random() * this.windowMs;
+  }
+
+  /** The time from ready to the child's first finished write, or undefined when it was killed before one. */
+  observe(firstWriteMs: number | undefined): void {
+    this.windowMs = firstWriteMs === undefined ? Math.min(this.maxMs, this.windowMs * 1.5) : Math.max(this.windowMs, firstWriteMs * 2);
+  }
+}
+
+/** Forks-side bookkeeping of a writer child: resolves when it says 'ready' and records when its first write ended. */
+export function watchWriter(child: { on(event: 'message', listener: (message: unknown) => void): unknown }): { ready: Promise<void>; firstWriteMs(): number | undefined } {
+  let readyAt = 0;
+  let firstWrite: number | undefined;
+  const ready = new Promise<void>((resolve) => {
+    child.on('message', (message) => {
+      if (message === 'ready') {
+        readyAt = performance.now();
+        resolve();
+      } else if (message === 'wrote' && firstWrite === undefined) firstWrite = performance.now() - readyAt;
+    });
+  });
+  return { ready, firstWriteMs: () => firstWrite };
+}

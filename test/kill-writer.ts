@@ -12,4 +12,5 @@ const resolver = createSecretResolver({ repository: new MemoryBindingRepository(
 process.send?.('ready');
 for (let index = 0; ; index++) {
   await resolver.writeEntry(store.name, entry, { username: `user-${index}`, password: `password-${index}` });
+  process.send?.('wrote');
 }

@@ -15,6 +15,7 @@ import { awsSecrets } from '../providers/aws_secrets/index.js';
 import { kubernetes } from '../providers/kubernetes/index.js';
 import { lastpass } from '../providers/lastpass/index.js';
 import { vault } from '../providers/vault/index.js';
+import { KillWindow, watchWriter } from './helpers.js';
 import { start as startKubernetes } from './servers/kubernetes/index.js';
 import { start as startSecretsManager } from './servers/secrets-manager/index.js';
 import { start as startVault } from './servers/vault/index.js';
@@ -33,12 +34,16 @@ interface Target {
 
 async function killRepeatedly(type: string, target: Target, entry: string): Promise<Set<string | undefined>> {
   const marks = new Set<string | undefined>();
+  const window = new KillWindow(170);
   for (let round = 0; round < KILLS; round++) {
     const child = fork(WORKER, [JSON.stringify({ type, store: target.store, env: target.env, entry })], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    await new Promise<void>((resolve) => child.once('message', () => resolve()));
-    await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 150));
+    const writer = watchWriter(child);
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    await writer.ready;
+    await new Promise((resolve) => setTimeout(resolve, window.delay()));
     child.kill('SIGKILL');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await exited;
+    window.observe(writer.firstWriteMs());
     await new Promise((resolve) => setTimeout(resolve, 50)); // a request already sent may still land
     const mark = target.mark();
     marks.add(mark);

@@ -11,7 +11,7 @@ import { dotenv } from '../../../providers/dotenv/index.js';
 import { formatBinding, parseDotenv } from '../../../providers/dotenv/parse.js';
 import { describeProvider } from '../../conformance/provider.js';
 import { describeWritableProvider } from '../../conformance/writes.js';
-import { failure } from '../../helpers.js';
+import { failure, KillWindow, watchWriter } from '../../helpers.js';
 
 const SAMPLE = [
   '# database settings',
@@ -192,12 +192,16 @@ describe('Provider: dotenv writes', () => {
     const path = fileWith('KEEP=unchanged\n');
     const worker = fileURLToPath(new URL('./writer.ts', import.meta.url));
     const seen = new Set<string>();
+    const window = new KillWindow(40);
     for (let round = 0; round < 30; round++) {
       const child = fork(worker, [path, String(round)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-      await new Promise<void>((resolve) => child.once('message', () => resolve()));
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 40));
+      const writer = watchWriter(child);
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      await writer.ready;
+      await new Promise((resolve) => setTimeout(resolve, window.delay()));
       child.kill('SIGKILL');
-      await new Promise((resolve) => child.once('exit', resolve));
+      await exited;
+      window.observe(writer.firstWriteMs());
       const parsed = dotenvPackage.parse(readFileSync(path, 'utf8'));
       expect(parsed.KEEP).toBe('unchanged');
       seen.add(parsed.COUNTER ?? 'none');

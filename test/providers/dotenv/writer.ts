@@ -8,4 +8,5 @@ const resolver = createSecretResolver({ repository, providers: [dotenv()], crypt
 process.send?.('ready');
 for (let index = 0; ; index++) {
   await resolver.writeEntry('env-file', 'COUNTER', `${round}-${index}-padding-${'x'.repeat(200)}`, { adopt: true });
+  process.send?.('wrote');
 }

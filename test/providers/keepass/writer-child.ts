@@ -9,4 +9,5 @@ const resolver = createSecretResolver({ repository, providers: [keepass({ env: {
 process.send?.('ready');
 for (let index = 0; ; index++) {
   await resolver.writeEntry('kp', 'counter', `${round}-${index}`, { adopt: true });
+  process.send?.('wrote');
 }

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { createSecretResolver, MemoryBindingRepository, type SecretStore } from 'secretbind';
 import { keepass } from '../../../providers/keepass/index.js';
 import { describeWritableProvider } from '../../conformance/writes.js';
-import { failure } from '../../helpers.js';
+import { failure, KillWindow, watchWriter } from '../../helpers.js';
 import { copyOf, kdbxweb, MASTER } from './helpers.js';
 
 const FILE = 'kdbx4-argon2id-chacha20.kdbx';
@@ -149,12 +149,16 @@ describe('Provider: keepass writes', () => {
     const { path } = setup();
     const worker = fileURLToPath(new URL('./writer-child.ts', import.meta.url));
     const values = new Set<string>();
+    const window = new KillWindow(120);
     for (let round = 0; round < 50; round++) {
       const child = fork(worker, [path, String(round)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-      await new Promise<void>((resolve) => child.once('message', () => resolve()));
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 120));
+      const writer = watchWriter(child);
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      await writer.ready;
+      await new Promise((resolve) => setTimeout(resolve, window.delay()));
       child.kill('SIGKILL');
-      await new Promise((resolve) => child.once('exit', resolve));
+      await exited;
+      window.observe(writer.firstWriteMs());
       // Whole and decryptable, with its original entries.
       const db = await openDirect(path);
       const all = [...db.getDefaultGroup().allEntries()];
