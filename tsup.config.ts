@@ -1,10 +1,10 @@
 import { defineConfig } from 'tsup';
 
 /** Provider entry points: each is its own subpath, `secretbind/providers/<type>`. */
-export const PROVIDERS = ['aws_secrets', 'dotenv', 'envvar', 'keepass', 'kubernetes', 'lastpass', 'memory', 'vault'] as const;
+export const PROVIDERS = ['aws_secrets', 'azure_keyvault', 'dotenv', 'envvar', 'gcp_secrets', 'keepass', 'kubernetes', 'lastpass', 'memory', 'os_keyring', 'vault'] as const;
 
 /** Libraries that stay imports: the package itself (one copy of SecretbindError for every entry) and the peers. */
-const external = ['secretbind', 'kdbxweb', '@node-rs/argon2', 'hash-wasm', 'execa', 'node-vault', /^@aws-sdk\//, '@kubernetes/client-node'];
+const external = ['secretbind', 'kdbxweb', '@node-rs/argon2', 'hash-wasm', 'execa', 'node-vault', /^@aws-sdk\//, '@kubernetes/client-node', /^@azure\//, '@google-cloud/secret-manager', '@napi-rs/keyring'];
 
 export default defineConfig([
   {

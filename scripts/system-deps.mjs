@@ -17,6 +17,11 @@ const needs = [
   { debian: 'openssl', other: 'brew install openssl', present: () => works('openssl', ['version']) },
   // keepassxc-cli opens the KeePass files the keepass provider writes.
   { debian: 'keepassxc', other: 'brew install --cask keepassxc', present: () => works('keepassxc-cli', ['--version']) },
+  // A real Secret Service for os_keyring: gnome-keyring on a private session bus, secret-tool to seed and check it.
+  { debian: 'gnome-keyring', other: 'a Linux machine with gnome-keyring', present: () => works('gnome-keyring-daemon', ['--version']) },
+  { debian: 'libsecret-tools', other: 'a Linux machine with libsecret-tools', present: () => !spawnSync('secret-tool', ['--version'], { stdio: 'ignore' }).error },
+  { debian: 'dbus-daemon', other: 'a Linux machine with dbus', present: () => works('dbus-run-session', ['--version']) },
+  { debian: 'dbus-bin', other: 'a Linux machine with dbus', present: () => !spawnSync('dbus-send', ['--help'], { stdio: 'ignore' }).error },
 ];
 
 let missing = needs.filter((need) => !need.present());

@@ -19,6 +19,8 @@ const httpUrl: FieldCheck = (value) => {
     return 'expected an http(s) URL';
   }
 };
+const httpsUrl: FieldCheck = (value) => (httpUrl(value) === undefined && String(value).startsWith('https:') ? undefined : 'expected an https URL');
+const gcpProject: FieldCheck = (value) => (typeof value === 'string' && /^[a-z0-9][-a-z0-9]{4,28}[a-z0-9]$|^\d+$/.test(value) ? undefined : 'expected a project id (6 to 30 lowercase letters, digits and -) or number');
 const envNames: FieldCheck = (value) =>
   Array.isArray(value) && value.every((name) => typeof name === 'string' && ENV_NAME.test(name)) ? undefined : 'expected a list of environment variable names';
 const oneOf =
@@ -72,13 +74,26 @@ const STORE_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldCheck>>
   },
   dotenv: { dotenv_path: text },
   kubernetes: { kubernetes_namespace: dnsName, kubeconfig_path: text, kubernetes_context: text, rate_limit: checkRateLimit },
+  azure_keyvault: {
+    azure_vault_url: httpsUrl,
+    azure_tenant_id: text,
+    azure_client_id: text,
+    azure_client_secret_env: envName,
+    azure_client_secret: text,
+    azure_managed_identity_client_id: text,
+    azure_authority_host: httpsUrl,
+    azure_purge_deleted: oneOf(true, false),
+    rate_limit: checkRateLimit,
+  },
+  gcp_secrets: { gcp_project: gcpProject, gcp_credentials_file: text, gcp_location: text, rate_limit: checkRateLimit },
+  os_keyring: { keyring_service: text },
 };
 
 /**
  * Fields that hold a credential itself. A configuration file may not spell them out: it names where they are kept,
  * `<field>_ref: store:reference`, and the resolver fills them in before the store is used.
  */
-export const SECRET_STORE_FIELDS: ReadonlySet<string> = new Set(['master_password', 'vault_token', 'vault_role_id', 'vault_secret_id', 'aws_access_key_id', 'aws_secret_access_key', 'aws_session_token']);
+export const SECRET_STORE_FIELDS: ReadonlySet<string> = new Set(['master_password', 'vault_token', 'vault_role_id', 'vault_secret_id', 'aws_access_key_id', 'aws_secret_access_key', 'aws_session_token', 'azure_client_secret']);
 
 /** The suffix of a field whose value comes from another store: `vault_token_ref: ops-keepass:Root/vault-token`. */
 export const REF_SUFFIX = '_ref';
@@ -104,6 +119,14 @@ const STORE_RULES: Readonly<Record<string, (store: Record<string, unknown>) => [
     return undefined;
   },
   aws_secrets: (store) => (has(store, 'aws_access_key_id') !== has(store, 'aws_secret_access_key') ? ['aws_secret_access_key', 'aws_access_key_id and aws_secret_access_key go together'] : undefined),
+  azure_keyvault: (store) => {
+    if (store.azure_vault_url == null) return ['azure_vault_url', 'required: the vault URL, https://<name>.vault.azure.net'];
+    const secret = store.azure_client_secret_env != null || has(store, 'azure_client_secret');
+    if (secret && (store.azure_tenant_id == null || store.azure_client_id == null)) return ['azure_client_secret_env', 'a client secret needs azure_tenant_id and azure_client_id'];
+    if (secret && store.azure_managed_identity_client_id != null) return ['azure_managed_identity_client_id', 'choose a client secret or a managed identity, not both'];
+    return undefined;
+  },
+  gcp_secrets: (store) => (store.gcp_project == null ? ['gcp_project', 'required: the project id or number'] : undefined),
   dotenv: (store) => (store.dotenv_path == null ? ['dotenv_path', 'required: the path of the .env file'] : undefined),
   vault: (store) => {
     if (store.vault_url == null) return ['vault_url', 'required: expected an http(s) URL'];

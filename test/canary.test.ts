@@ -28,6 +28,9 @@ import {
   runWithTimeout,
   SecretbindError,
   settle,
+  jsonSecretEntry,
+  jsonSecretField,
+  jsonSecretText,
   untilAborted,
   validateStoreFields,
   WithheldError,
@@ -252,6 +255,12 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     });
     expect(settled.ok).toBe(false);
     if (!settled.ok) record(settled.error);
+    // JSON-valued secrets: a plain-string canary asked for a key, a missing key, a value that is not JSON at all.
+    for (const [text, key] of [[CANARY, 'password'], [JSON.stringify({ password: CANARY }), 'nope'], [`{"password": "${CANARY}"`, 'password']] as const) {
+      await failing(async () => jsonSecretField(text, key, 'Secret canary', 'memory'));
+    }
+    outputs.push(JSON.stringify(jsonSecretEntry(`{not json ${CANARY}`)) === JSON.stringify(`{not json ${CANARY}`) ? 'whole text kept' : 'changed');
+    expect(jsonSecretText({ password: 'new' }, `{"password": "${CANARY}", "user": "u"}`)).toBe('{"password":"new","user":"u"}');
     // toJSON names the cause's class only: a cause's message is not ours to vouch for.
     outputs.push(JSON.stringify(new SecretbindError('BACKEND_UNAVAILABLE', 'x', { cause: new Error(CANARY) })));
   });
@@ -260,7 +269,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     const covered = new Set([
       'createSecretResolver', 'wrapAccountLookup', 'MemoryBindingRepository', 'checkBinding', 'parseReference', 'formatReference',
       'referencePath', 'SecretbindError', 'isSecretbindError', 'formatEvent', 'encryptLocalPassword', 'decryptLocalPassword',
-      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'fileVersion', 'createSecretLog', 'createJsonLinesSink', 'readJsonLines', 'createSyncEngine', 'checkDefinitions', 'MemorySyncState', 'JsonFileSyncState', 'parseTemplate', 'guardWrite', 'settle', 'WithheldError', 'credentialFingerprint', 'migrateAccounts', 'FileMigrationJournal', 'MemoryMigrationJournal', 'createSyncMetrics', 'serveSyncStatus', 'rateBudget', 'RateBudget', 'setBudgetClock',
+      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'fileVersion', 'createSecretLog', 'createJsonLinesSink', 'readJsonLines', 'createSyncEngine', 'checkDefinitions', 'MemorySyncState', 'JsonFileSyncState', 'parseTemplate', 'guardWrite', 'settle', 'WithheldError', 'credentialFingerprint', 'migrateAccounts', 'FileMigrationJournal', 'MemoryMigrationJournal', 'createSyncMetrics', 'serveSyncStatus', 'rateBudget', 'RateBudget', 'setBudgetClock', 'jsonSecretField', 'jsonSecretEntry', 'jsonSecretText',
     ]);
     const functions = Object.entries(secretbind).filter(([, value]) => typeof value === 'function').map(([name]) => name);
     expect(functions.filter((name) => !covered.has(name))).toEqual([]);

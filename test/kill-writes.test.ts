@@ -16,6 +16,8 @@ import { kubernetes } from '../providers/kubernetes/index.js';
 import { lastpass } from '../providers/lastpass/index.js';
 import { vault } from '../providers/vault/index.js';
 import { KillWindow, watchWriter } from './helpers.js';
+import { osKeyring, ownerMarkService } from '../providers/os_keyring/index.js';
+import { startKeyring } from './servers/keyring/index.js';
 import { start as startKubernetes } from './servers/kubernetes/index.js';
 import { start as startSecretsManager } from './servers/secrets-manager/index.js';
 import { start as startVault } from './servers/vault/index.js';
@@ -138,5 +140,24 @@ describe('Killing a writer mid-write leaves no entry without the owner mark', ()
       stop: async () => {},
     };
     await killRepeatedly('lastpass', target, 'Crash/entry');
+  });
+
+  it(`os_keyring against gnome-keyring (${KILLS} kills)`, { timeout: 120_000 }, async () => {
+    const session = await startKeyring(); // the children inherit its bus address
+    const target: Target = {
+      store: { name: 'desktop', type: 'os_keyring' },
+      env: {},
+      provider: () => osKeyring(),
+      mark: () => {
+        if (session.lookup({ service: 'crash', username: 'entry' }) === undefined) return 'absent';
+        return session.lookup({ service: ownerMarkService('crash'), username: 'entry' });
+      },
+      stop: () => session.stop(),
+    };
+    try {
+      await killRepeatedly('os_keyring', target, 'crash/entry');
+    } finally {
+      await target.stop();
+    }
   });
 });

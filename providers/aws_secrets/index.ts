@@ -7,6 +7,8 @@ import {
   credentialFingerprint as fingerprint,
   rateBudget,
   forEachLimit,
+  jsonSecretEntry,
+  jsonSecretField,
   peerLoader,
   referencePath,
   SecretbindError,
@@ -62,7 +64,6 @@ interface SecretValue {
 
 const TYPE = 'aws_secrets';
 const BATCH_LIMIT = 20;
-const DEFAULT_KEY = 'password';
 
 /**
  * A provider for `aws_secrets` stores (`aws_region`, `aws_profile`, `aws_endpoint`, `aws_role_arn`).
@@ -316,40 +317,14 @@ function lookupKey(target: SecretTarget): string {
   return `${target.secretId}\u0000${target.stage ?? ''}\u0000${target.versionId ?? ''}`;
 }
 
-/**
- * The rule: with `#key` the secret must be a JSON object holding the key. Without `#key`, a JSON object secret gives
- * its `password` key and any other secret its whole string. Non-string JSON values come back as JSON text.
- */
+/** A secret's field by the shared one-string rule (`jsonSecretField`). */
 function valueFor(secret: SecretValue, target: SecretTarget): string {
-  const text = secretText(secret, target.secretId);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined; // never rethrown: a parse error quotes the secret
-  }
-  const object = json && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
-  if (target.key === undefined && !object) return text;
-  if (!object) throw new SecretbindError('FIELD_NOT_FOUND', `Secret ${target.secretId} is a plain string, not JSON with keys: drop "#${target.key}" from the reference.`, { storeType: TYPE });
-  const key = target.key ?? DEFAULT_KEY;
-  if (!Object.prototype.hasOwnProperty.call(object, key)) {
-    throw new SecretbindError('FIELD_NOT_FOUND', `Secret ${target.secretId} has no key ${JSON.stringify(key)} (keys: ${Object.keys(object).join(', ') || 'none'})${target.key === undefined ? '; name one with #key' : ''}.`, { storeType: TYPE });
-  }
-  const value = object[key];
-  return typeof value === 'string' ? value : JSON.stringify(value);
+  return jsonSecretField(secretText(secret, target.secretId), target.key, `Secret ${target.secretId}`, TYPE);
 }
 
 /** A secret as a whole: a JSON object's keys (non-string values as JSON text), or its text. */
 function wholeValue(secret: SecretValue, secretId: string): EntryValue {
-  const text = secretText(secret, secretId);
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return text; // never rethrown: a parse error quotes the secret
-  }
-  if (!json || typeof json !== 'object' || Array.isArray(json)) return text;
-  return Object.fromEntries(Object.entries(json as Record<string, unknown>).map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]));
+  return jsonSecretEntry(secretText(secret, secretId));
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });

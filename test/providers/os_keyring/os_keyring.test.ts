@@ -1,0 +1,142 @@
+/**
+ * os_keyring against a real Secret Service: gnome-keyring-daemon on a private D-Bus session (test/servers/keyring),
+ * through the real @napi-rs/keyring binding. Windows and macOS are covered by the binding's own tests, not by ours.
+ */
+import { inspect } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSecretResolver, MemoryBindingRepository, type SecretEvent, type SecretStore } from 'secretbind';
+import { osKeyring, ownerMarkService } from '../../../providers/os_keyring/index.js';
+import { describeProvider } from '../../conformance/provider.js';
+import { describeWritableProvider } from '../../conformance/writes.js';
+import { failure } from '../../helpers.js';
+import { startKeyring, type KeyringSession } from '../../servers/keyring/index.js';
+
+const CANARY = 'canary-keyring-5c21e8';
+let session: KeyringSession;
+beforeAll(async () => {
+  session = await startKeyring();
+  session.seed({ service: 'secretbind', username: 'smtp-relay' }, 'Sm7p!relay#2026');
+  session.seed({ service: 'checkmk', username: 'automation' }, JSON.stringify({ username: 'automation', password: 'Ch3ck-MK!prod' }));
+  session.seed({ service: 'secretbind', username: 'canary' }, CANARY);
+}, 30_000);
+afterAll(async () => {
+  await session?.stop();
+});
+
+const STORE: SecretStore = { name: 'desktop', type: 'os_keyring' };
+
+describeProvider({
+  name: 'os_keyring',
+  capabilities: { bulk: true, check: true, hang: true },
+  setup: () => ({
+    provider: osKeyring(),
+    store: STORE,
+    known: { reference: 'smtp-relay', value: 'Sm7p!relay#2026' },
+    knownField: { reference: 'checkmk/automation#username', value: 'automation' },
+    missingEntry: 'nobody-here',
+    missingField: 'checkmk/automation#nope',
+    badStores: [{ name: 'desktop', type: 'os_keyring', keyring_service: '' }, { name: 'desktop', type: 'os_keyring', keyring_service: 42 }],
+    canary: { reference: 'canary', value: CANARY, missingFieldReference: 'canary#nope' },
+    hang: () => {
+      session.freeze(800);
+      return 'smtp-relay';
+    },
+  }),
+});
+
+describeWritableProvider({
+  name: 'os_keyring',
+  capabilities: { pageSize: 0, objectFields: true, guarded: false },
+  setup: () => ({
+    provider: osKeyring(),
+    store: { name: 'desktop', type: 'os_keyring', keyring_service: 'conformance' },
+    seedForeign: (name, value) => session.seed({ service: 'conformance', username: name }, value),
+    names: ['with space', 'non-ASCII ünïcödé', 'hash\\#inside', 'dotted.name@example.org'],
+    invalidNames: [['a/b/c', 'service/account']],
+    prefix: 'cf-',
+  }),
+});
+
+describe('Provider: os_keyring', () => {
+  function resolverFor(bindings: Record<string, string>, store: SecretStore = STORE, events: SecretEvent[] = []) {
+    const repository = new MemoryBindingRepository().putStore(store);
+    for (const [account, entry] of Object.entries(bindings)) repository.putBinding({ account, store: store.name, entry });
+    return createSecretResolver({ repository, providers: [osKeyring()], cryptographyKey: [], onEvent: (event) => events.push(event), timeoutMs: 10_000 });
+  }
+
+  it('writes items other programs read: secret-tool finds the value under service and username, and the mark beside it', async () => {
+    const resolver = resolverFor({});
+    await resolver.writeEntry('desktop', 'netbox/api', 'n3tb0x-token');
+    expect(session.lookup({ service: 'netbox', username: 'api' })).toBe('n3tb0x-token');
+    expect(session.lookup({ service: ownerMarkService('netbox'), username: 'api' })).toBe('secretbind');
+    // Fields go in as one JSON value; #key reads one back.
+    await resolver.writeEntry('desktop', 'netbox/db', { username: 'nb', password: 'nb-pass' });
+    expect(JSON.parse(session.lookup({ service: 'netbox', username: 'db' })!)).toEqual({ username: 'nb', password: 'nb-pass' });
+    expect(await resolverFor({ user: 'netbox/db#username', pass: 'netbox/db' }).resolvePassword({ name: 'user' })).toBe('nb');
+    expect(await resolverFor({ pass: 'netbox/db' }).resolvePassword({ name: 'pass' })).toBe('nb-pass');
+    // merge lays fields over what is there.
+    await resolver.writeEntry('desktop', 'netbox/db', { password: 'rotated' }, { merge: true });
+    expect(JSON.parse(session.lookup({ service: 'netbox', username: 'db' })!)).toEqual({ username: 'nb', password: 'rotated' });
+  });
+
+  it('removes the value, then its mark', async () => {
+    const resolver = resolverFor({});
+    await resolver.writeEntry('desktop', 'gone-soon', 'x');
+    await resolver.removeEntry('desktop', 'gone-soon');
+    expect(session.lookup({ service: 'secretbind', username: 'gone-soon' })).toBeUndefined();
+    expect(session.lookup({ service: ownerMarkService('secretbind'), username: 'gone-soon' })).toBeUndefined();
+  });
+
+  it('lists accounts of the store service without their passwords, the marks not among them', async () => {
+    const listed = await resolverFor({}).listEntries('desktop', {});
+    const names = listed.map((entry) => entry.name);
+    expect(names).toEqual(expect.arrayContaining(['smtp-relay', 'canary']));
+    expect(listed.find((entry) => entry.name === 'smtp-relay')).toMatchObject({ owned: false });
+    expect(JSON.stringify(listed)).not.toContain('Sm7p');
+    expect(JSON.stringify(listed)).not.toContain(CANARY);
+    expect((await resolverFor({}).listEntries('desktop', { prefix: 'smtp' })).map((entry) => entry.name)).toEqual(['smtp-relay']);
+  });
+
+  it('reports the backend, the service and the user in check, never a value', async () => {
+    const report = await resolverFor({ a: 'smtp-relay' }).check();
+    const store = report.stores.find((item) => item.store === 'desktop')!;
+    expect(store.ok).toBe(true);
+    expect(store.details).toMatchObject({ backend: 'Secret Service (D-Bus)', service: 'secretbind' });
+    expect(JSON.stringify(report)).not.toContain(CANARY);
+    expect(inspect(report, { depth: 10 })).not.toContain('Sm7p');
+  });
+
+  it('refuses an account with a slash that is not escaped, and reads one that is', async () => {
+    session.seed({ service: 'secretbind', username: 'team/db' }, 'slash-in-account');
+    expect(await resolverFor({ a: 'secretbind/team\\/db' }).resolvePassword({ name: 'a' })).toBe('slash-in-account');
+    expect((await failure(resolverFor({ a: 'x/y/z' }).resolvePassword({ name: 'a' }))).code).toBe('REFERENCE_INVALID');
+  });
+
+  it('is BACKEND_UNAVAILABLE (retryable, saying what to start) when no Secret Service answers, never a silent fall back to the kernel keyring', async () => {
+    const { execa } = await import('execa');
+    // A fresh process whose session bus has no Secret Service on it: the binding is pinned to the Secret Service.
+    const script = `
+      import { createSecretResolver, MemoryBindingRepository } from 'secretbind';
+      import { osKeyring } from './providers/os_keyring/index.ts';
+      const repository = new MemoryBindingRepository().putStore({ name: 'desktop', type: 'os_keyring' }).putBinding({ account: 'a', store: 'desktop', entry: 'smtp-relay' });
+      const resolver = createSecretResolver({ repository, providers: [osKeyring()], cryptographyKey: [] });
+      const write = await resolver.writeEntry('desktop', 'x', 'never-stored').catch((error) => error);
+      const read = await resolver.resolvePassword({ name: 'a' }).catch((error) => error);
+      console.log(JSON.stringify([write.code, write.retryable, write.message, read.code]));`;
+    const result = await execa('node', ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: new URL('../../../', import.meta.url), env: { DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus' }, reject: false });
+    const [writeCode, retryable, message, readCode] = JSON.parse(result.stdout) as [string, boolean, string, string];
+    expect(writeCode).toBe('BACKEND_UNAVAILABLE');
+    expect(retryable).toBe(true);
+    expect(message).toMatch(/gnome-keyring-daemon/);
+    expect(readCode).toBe('BACKEND_UNAVAILABLE');
+  });
+
+  it('never puts a value into events or errors', async () => {
+    const events: SecretEvent[] = [];
+    const resolver = resolverFor({ c: 'canary#nope', d: 'canary' }, STORE, events);
+    const error = await failure(resolver.resolvePassword({ name: 'c' }));
+    expect(await resolver.resolvePassword({ name: 'd' })).toBe(CANARY);
+    expect(error.code).toBe('FIELD_NOT_FOUND');
+    expect(JSON.stringify(events) + error.message + inspect(error)).not.toContain(CANARY);
+  });
+});
