@@ -18,6 +18,8 @@ import { vault } from '../providers/vault/index.js';
 import { KillWindow, watchWriter } from './helpers.js';
 import { osKeyring, ownerMarkService } from '../providers/os_keyring/index.js';
 import { startKeyring } from './servers/keyring/index.js';
+import { start as startKeyVault, TENANT as AZURE_TENANT } from './servers/azure/index.js';
+import { azureKeyVault } from '../providers/azure_keyvault/index.js';
 import { start as startKubernetes } from './servers/kubernetes/index.js';
 import { start as startSecretsManager } from './servers/secrets-manager/index.js';
 import { start as startVault } from './servers/vault/index.js';
@@ -140,6 +142,26 @@ describe('Killing a writer mid-write leaves no entry without the owner mark', ()
       stop: async () => {},
     };
     await killRepeatedly('lastpass', target, 'Crash/entry');
+  });
+
+  it(`azure_keyvault (${KILLS} kills)`, { timeout: 120_000 }, async () => {
+    const server = await startKeyVault(); // the children trust its certificate through the inherited NODE_EXTRA_CA_CERTS
+    server.state.clients.set('kill-app', 'kill-secret');
+    const target: Target = {
+      store: { name: 'kv', type: 'azure_keyvault', azure_vault_url: server.url, azure_tenant_id: AZURE_TENANT, azure_client_id: 'kill-app', azure_client_secret_env: 'KV_SECRET', azure_authority_host: server.authorityHost },
+      env: { KV_SECRET: 'kill-secret' },
+      provider: () => azureKeyVault({ env: { KV_SECRET: 'kill-secret' }, disableChallengeResourceVerification: true, credentialOptions: { disableInstanceDiscovery: true } }),
+      mark: () => {
+        const latest = server.state.latest('crash-entry');
+        return latest ? latest.tags?.['managed-by'] : 'absent';
+      },
+      stop: () => server.stop(),
+    };
+    try {
+      await killRepeatedly('azure_keyvault', target, 'crash-entry');
+    } finally {
+      await target.stop();
+    }
   });
 
   it(`os_keyring against gnome-keyring (${KILLS} kills)`, { timeout: 120_000 }, async () => {
