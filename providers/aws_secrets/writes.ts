@@ -83,7 +83,8 @@ export async function writeSecret(send: Send, store: SecretStore, ref: EntryRefe
   const described = await describe(send, name);
   const current = currentVersion(described?.VersionIdsToStages);
   const owner = ownerOf(described?.Tags);
-  guard(name, described !== undefined, owner, current, options);
+  // A name scheduled for deletion is absent to readers (ifVersion 'absent' holds) but still someone's.
+  guard(name, described !== undefined, owner, current, described?.DeletedDate && options.ifVersion === 'absent' ? { ...options, ifVersion: undefined } : options);
   if (described?.DeletedDate) {
     // AWS refuses to write or re-create a name inside its recovery window. A secret we own (or adopt) that we
     // scheduled for deletion is brought back and updated instead of failing for up to 30 days.

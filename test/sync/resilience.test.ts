@@ -134,3 +134,37 @@ describe('Sync: every association status', () => {
     expect([...seen].sort()).toEqual(['CLIENT_SIDE_ERROR', 'EXTERNAL_SERVICE_ERROR', 'INTERNAL_ERROR', 'PENDING', 'SYNCED', 'UNKNOWN', 'UNSYNCED']);
   });
 });
+
+describe('Sync: deletes that know the store (Azure Key Vault soft delete)', () => {
+  it('recovers a destination secret of ours that sits soft-deleted and writes it again; never purges; leaves one not ours alone', async () => {
+    const { start, TENANT } = await import('../servers/azure/index.js');
+    const { azureKeyVault } = await import('../../providers/azure_keyvault/index.js');
+    const server = await start();
+    try {
+      server.state.clients.set('sync-app', 'app-secret');
+      const source = memory({ entries: { 'apps/db': 'db-pass', 'apps/api': 'api-key' } });
+      const repository = new MemoryBindingRepository()
+        .putStore({ name: 'src', type: 'memory' })
+        .putStore({ name: 'kv', type: 'azure_keyvault', azure_vault_url: server.url, azure_tenant_id: TENANT, azure_client_id: 'sync-app', azure_client_secret_env: 'KV_SECRET', azure_authority_host: server.authorityHost });
+      const provider = azureKeyVault({ env: { KV_SECRET: 'app-secret' }, disableChallengeResourceVerification: true, credentialOptions: { disableInstanceDiscovery: true } });
+      const engine = createSyncEngine({ repository, providers: [source, provider], definitions: [{ name: 'apps', source: 'src', prefix: 'apps/', destination: 'kv' }], state: new MemorySyncState() });
+      await engine.run();
+      expect(server.state.latest('secretbind-src-apps-db')?.value).toBe('db-pass');
+      // Someone deletes our copy in the portal; a secret of someone else's sits deleted under the other name.
+      server.state.softDelete('secretbind-src-apps-db');
+      server.state.put('secretbind-src-apps-api', 'theirs');
+      server.state.softDelete('secretbind-src-apps-api');
+      source.set('apps/db', 'db-pass-2');
+      source.set('apps/api', 'api-key-2');
+      const items = await engine.run();
+      expect(items.find((item) => item.entry === 'secretbind-src-apps-db')).toMatchObject({ outcome: 'done' });
+      expect(server.state.get('secretbind-src-apps-db')?.deleted).toBeUndefined();
+      expect(server.state.latest('secretbind-src-apps-db')?.value).toBe('db-pass-2');
+      expect(items.find((item) => item.entry === 'secretbind-src-apps-api')).toMatchObject({ outcome: 'failed', code: 'ENTRY_NOT_OWNED' });
+      expect(server.state.get('secretbind-src-apps-api')?.deleted).toBeDefined();
+      expect(server.state.log.some((request) => request.method === 'DELETE' && request.path.startsWith('/deletedsecrets/'))).toBe(false);
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -96,11 +96,17 @@ describe('Provider: aws_secrets writes', () => {
     expect(server.count('RestoreSecret') - restoresBefore).toBe(1);
     expect(server.state.secrets.get('sync/soft')!.deletedDate).toBeUndefined();
     expect(server.state.secrets.get('sync/soft')!.versions.at(-1)!.secretString).toBe('again');
+    // Sync re-creates a name it finds missing with ifVersion 'absent': a name of ours in its window counts as absent.
+    await resolver.removeEntry('aws', 'sync/soft');
+    await resolver.writeEntry('aws', 'sync/soft', 'recreated', { ifVersion: 'absent' });
+    expect(server.count('RestoreSecret') - restoresBefore).toBe(2);
+    expect(server.state.secrets.get('sync/soft')!.versions.at(-1)!.secretString).toBe('recreated');
     // A scheduled-for-deletion name that is not ours is left alone: ENTRY_NOT_OWNED, and no RestoreSecret.
     server.state.put('other/deleted', 'theirs');
     server.state.secrets.get('other/deleted')!.deletedDate = 1_762_000_000 + 86_400;
     expect((await failure(resolver.writeEntry('aws', 'other/deleted', 'mine'))).code).toBe('ENTRY_NOT_OWNED');
-    expect(server.count('RestoreSecret') - restoresBefore).toBe(1);
+    expect((await failure(resolver.writeEntry('aws', 'other/deleted', 'mine', { ifVersion: 'absent' }))).code).toBe('ENTRY_NOT_OWNED');
+    expect(server.count('RestoreSecret') - restoresBefore).toBe(2);
     const seven = createSecretResolver({ repository: new MemoryBindingRepository().putStore({ ...store, aws_recovery_window_days: 7 }), providers: [awsSecrets({ credentials: CREDENTIALS })], cryptographyKey: [] });
     await seven.writeEntry('aws', 'sync/seven', 'x');
     await seven.removeEntry('aws', 'sync/seven');
