@@ -5,6 +5,7 @@
  * value land in one call); a secret we own that sits soft-deleted is recovered before it is written.
  */
 import {
+  forEachLimit,
   formatReference,
   guardWrite,
   jsonSecretEntry,
@@ -90,6 +91,8 @@ const INSTALL = 'npm install @azure/keyvault-secrets@4 @azure/identity@4';
 /** The tag that marks a secret as secretbind's; its value is the owner. */
 export const OWNER_TAG = 'managed-by';
 const NAME = /^[0-9a-zA-Z-]{1,127}$/;
+/** Secrets a bulk read asks for at once. */
+const READS_AT_ONCE = 8;
 /**
  * Key Vault's published limits per vault and region: 4,000 secret transactions per 10 s (every call takes a `read`
  * token) and 300 creates per 10 s (writes take a `write` token as well).
@@ -224,21 +227,19 @@ export function azureKeyVault(options: AzureKeyVaultOptions = {}): SecretProvide
       return jsonSecretField(secret.value ?? '', ref.field, `Secret ${secret.name}`, TYPE);
     },
     async resolveMany(store, refs, ctx) {
-      // Each secret (and version) once, however many keys and accounts use it.
-      const secrets = new Map<string, Promise<KeyVaultSecret>>();
-      for (const ref of refs) {
-        const key = referencePath(ref).toLowerCase();
-        if (!secrets.has(key)) {
-          const reading = read(store, ref, ctx);
-          reading.catch(() => {}); // settled below, per reference
-          secrets.set(key, reading);
-        }
-      }
+      // Each secret (and version) once, however many keys and accounts use it; a few at a time.
+      const keyOf = (ref: EntryReference) => referencePath(ref).toLowerCase();
+      const unique = new Map(refs.map((ref) => [keyOf(ref), ref] as const));
+      const results = new Map<string, KeyVaultSecret | { error: unknown }>();
+      await forEachLimit([...unique], READS_AT_ONCE, async ([key, ref]) => {
+        results.set(key, await read(store, ref, ctx).catch((error: unknown) => ({ error })));
+      });
       const answers = new Map<string, ProviderSettled>();
       for (const ref of refs) {
-        answers.set(ref.raw, await settle(async () => {
-          const secret = await secrets.get(referencePath(ref).toLowerCase())!;
-          return jsonSecretField(secret.value ?? '', ref.field, `Secret ${secret.name}`, TYPE);
+        answers.set(ref.raw, await settle(() => {
+          const found = results.get(keyOf(ref))!;
+          if ('error' in found) throw found.error;
+          return jsonSecretField(found.value ?? '', ref.field, `Secret ${found.name}`, TYPE);
         }));
       }
       return answers;

@@ -6,6 +6,7 @@
  */
 import { userInfo } from 'node:os';
 import {
+  forEachLimit,
   formatReference,
   guardWrite,
   jsonSecretEntry,
@@ -50,6 +51,8 @@ export function ownerMarkService(service: string): string {
   return `${service}:secretbind-owner`;
 }
 
+/** Items a bulk read asks for at once. */
+const READS_AT_ONCE = 4;
 /** Items whose binding entries are kept (each holds no value, only the item's names). */
 const MAX_ENTRIES = 1000;
 const BACKENDS: Readonly<Record<string, string>> = { linux: 'Secret Service (D-Bus)', darwin: 'macOS Keychain', win32: 'Windows Credential Manager' };
@@ -138,21 +141,25 @@ export function osKeyring(options: OsKeyringOptions = {}): SecretProvider {
       return jsonSecretField(text, ref.field, where, TYPE);
     },
     async resolveMany(store, refs, ctx) {
-      // Each item once, however many fields and accounts use it.
-      const items = new Map<string, Promise<{ text: string; where: string }>>();
+      // Each item once, however many fields and accounts use it; a few at a time (each holds a D-Bus call).
+      const unique = new Map<string, EntryReference>();
       for (const ref of refs) {
-        const key = itemKey(store, ref);
-        if (!items.has(key)) {
-          const reading = readText(store, ref, ctx);
-          reading.catch(() => {}); // settled below, per reference
-          items.set(key, reading);
+        try {
+          unique.set(itemKey(store, ref), ref);
+        } catch {
+          // settled below with its own REFERENCE_INVALID
         }
       }
+      const read = new Map<string, { text: string; where: string } | { error: unknown }>();
+      await forEachLimit([...unique], READS_AT_ONCE, async ([key, ref]) => {
+        read.set(key, await readText(store, ref, ctx).catch((error: unknown) => ({ error })));
+      });
       const answers = new Map<string, ProviderSettled>();
       for (const ref of refs) {
-        answers.set(ref.raw, await settle(async () => {
-          const { text, where } = await items.get(itemKey(store, ref))!;
-          return jsonSecretField(text, ref.field, where, TYPE);
+        answers.set(ref.raw, await settle(() => {
+          const found = read.get(itemKey(store, ref))!;
+          if ('error' in found) throw found.error;
+          return jsonSecretField(found.text, ref.field, found.where, TYPE);
         }));
       }
       return answers;

@@ -13,7 +13,12 @@ export const check: Command = async (args, io) => {
   if (values.json) {
     io.stdout(`${JSON.stringify(report, null, 2)}\n`);
   } else {
-    for (const store of report.stores.filter((entry) => !entry.ok)) io.stdout(`store ${store.store} (${store.type}): ${store.code} ${store.message ?? ''}\n`);
+    for (const store of report.stores) {
+      // Who we are at each store (identity, backend, server) as the provider reports it: facts, never a value.
+      if (store.ok && store.details && Object.keys(store.details).length > 0) {
+        io.stdout(`store ${store.store} (${store.type}): ${Object.entries(store.details).map(([key, value]) => `${key}=${Array.isArray(value) ? value.join(',') : String(value)}`).join(', ')}\n`);
+      } else if (!store.ok) io.stdout(`store ${store.store} (${store.type}): ${store.code} ${store.message ?? ''}\n`);
+    }
     const rows = report.bindings.map((binding) => [binding.account, binding.store, binding.storeType ?? '-', binding.status, binding.code ?? '']);
     io.stdout(table([['ACCOUNT', 'STORE', 'TYPE', 'STATUS', 'CODE'], ...rows]));
   }

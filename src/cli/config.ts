@@ -72,6 +72,9 @@ const PROVIDER_LOADERS: Readonly<Record<string, (io: CliIo) => Promise<SecretPro
   aws_secrets: async () => (await import('secretbind/providers/aws_secrets')).awsSecrets(),
   dotenv: async () => (await import('secretbind/providers/dotenv')).dotenv(),
   kubernetes: async () => (await import('secretbind/providers/kubernetes')).kubernetes(),
+  azure_keyvault: async (io) => (await import('secretbind/providers/azure_keyvault')).azureKeyVault({ env: io.env }),
+  gcp_secrets: async () => (await import('secretbind/providers/gcp_secrets')).gcpSecrets(),
+  os_keyring: async () => (await import('secretbind/providers/os_keyring')).osKeyring(),
 };
 
 /** The providers of the store types the configuration uses, each entry point imported only when needed. */

@@ -2,6 +2,9 @@
  * os_keyring against a real Secret Service: gnome-keyring-daemon on a private D-Bus session (test/servers/keyring),
  * through the real @napi-rs/keyring binding. Windows and macOS are covered by the binding's own tests, not by ours.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSecretResolver, MemoryBindingRepository, type SecretEvent, type SecretStore } from 'secretbind';
@@ -138,5 +141,26 @@ describe('Provider: os_keyring', () => {
     expect(await resolver.resolvePassword({ name: 'd' })).toBe(CANARY);
     expect(error.code).toBe('FIELD_NOT_FOUND');
     expect(JSON.stringify(events) + error.message + inspect(error)).not.toContain(CANARY);
+  });
+
+  it('works from the command: put from stdin, resolve, ls and check naming the backend', async () => {
+    const { main } = await import('../../../src/cli/main.js');
+    const dir = mkdtempSync(join(tmpdir(), 'secretbind-keyring-cli-'));
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ stores: [{ name: 'desktop', type: 'os_keyring', keyring_service: 'cli' }], bindings: [{ account: 'relay', store: 'desktop', entry: 'smtp' }] }));
+    const run = async (argv: string[], stdin = '') => {
+      let stdout = '';
+      let stderr = '';
+      const status = await main(argv, { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text), readSecret: async () => stdin, env: {}, stderrIsTerminal: false });
+      return { status, stdout, stderr };
+    };
+    expect((await run(['put', 'desktop', 'smtp', '--config', config], 'cli-put-value\n')).status).toBe(0);
+    expect(session.lookup({ service: 'cli', username: 'smtp' })).toBe('cli-put-value');
+    expect(await run(['resolve', 'relay', '--config', config, '--reveal'])).toMatchObject({ status: 0, stdout: 'cli-put-value\n' });
+    expect((await run(['ls', 'desktop', '--config', config])).stdout).toMatch(/smtp\s.*secretbind/);
+    const check = await run(['check', '--config', config]);
+    expect(check.status).toBe(0);
+    expect(check.stdout).toMatch(/Secret Service/);
+    expect(check.stdout + check.stderr).not.toContain('cli-put-value');
   });
 });
