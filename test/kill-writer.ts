@@ -7,6 +7,7 @@ const providers: Record<string, () => Promise<SecretProvider>> = {
   aws_secrets: async () => (await import('../providers/aws_secrets/index.js')).awsSecrets({ credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! }, maxAttempts: 1 }),
   kubernetes: async () => (await import('../providers/kubernetes/index.js')).kubernetes(),
   azure_keyvault: async () => (await import('../providers/azure_keyvault/index.js')).azureKeyVault({ env, disableChallengeResourceVerification: true, credentialOptions: { disableInstanceDiscovery: true } }),
+  gcp_secrets: async () => (await import('../providers/gcp_secrets/index.js')).gcpSecrets({ clientOptions: { apiEndpoint: 'localhost', port: Number(env.GCP_PORT) } }),
   os_keyring: async () => (await import('../providers/os_keyring/index.js')).osKeyring(),
   lastpass: async () => (await import('../providers/lastpass/index.js')).lastpass({ lpassPath: env.LPASS_PATH!, env: { LPASS_STANDIN_VAULT: env.LPASS_STANDIN_VAULT! } }),
 };

@@ -20,6 +20,8 @@ import { osKeyring, ownerMarkService } from '../providers/os_keyring/index.js';
 import { startKeyring } from './servers/keyring/index.js';
 import { start as startKeyVault, TENANT as AZURE_TENANT } from './servers/azure/index.js';
 import { azureKeyVault } from '../providers/azure_keyvault/index.js';
+import { start as startSecretManager, PROJECT_ID as GCP_PROJECT } from './servers/gcp/index.js';
+import { keyFile as gcpKeyFile, providerFor as gcpProviderFor } from './providers/gcp_secrets/world.js';
 import { start as startKubernetes } from './servers/kubernetes/index.js';
 import { start as startSecretsManager } from './servers/secrets-manager/index.js';
 import { start as startVault } from './servers/vault/index.js';
@@ -159,6 +161,26 @@ describe('Killing a writer mid-write leaves no entry without the owner mark', ()
     };
     try {
       await killRepeatedly('azure_keyvault', target, 'crash-entry');
+    } finally {
+      await target.stop();
+    }
+  });
+
+  it(`gcp_secrets (${KILLS} kills)`, { timeout: 120_000 }, async () => {
+    const server = await startSecretManager(); // the children trust it through the inherited GRPC_DEFAULT_SSL_ROOTS_FILE_PATH
+    const key = gcpKeyFile(server);
+    const target: Target = {
+      store: { name: 'gsm', type: 'gcp_secrets', gcp_project: GCP_PROJECT, gcp_credentials_file: key.path },
+      env: { GCP_PORT: String(server.port) },
+      provider: () => gcpProviderFor(server),
+      mark: () => {
+        const secret = server.state.get('crash-entry');
+        return secret ? secret.labels['managed-by'] : 'absent';
+      },
+      stop: () => server.stop(),
+    };
+    try {
+      await killRepeatedly('gcp_secrets', target, 'crash-entry');
     } finally {
       await target.stop();
     }

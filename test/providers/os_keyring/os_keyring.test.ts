@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSecretResolver, MemoryBindingRepository, type SecretEvent, type SecretStore } from 'secretbind';
-import { osKeyring, ownerMarkService } from '../../../providers/os_keyring/index.js';
+import { osKeyring, ownerMarkService, type KeyringModule } from '../../../providers/os_keyring/index.js';
 import { describeProvider } from '../../conformance/provider.js';
 import { describeWritableProvider } from '../../conformance/writes.js';
 import { failure } from '../../helpers.js';
@@ -80,6 +80,29 @@ describe('Provider: os_keyring', () => {
     // merge lays fields over what is there.
     await resolver.writeEntry('desktop', 'netbox/db', { password: 'rotated' }, { merge: true });
     expect(JSON.parse(session.lookup({ service: 'netbox', username: 'db' })!)).toEqual({ username: 'nb', password: 'rotated' });
+  });
+
+  it('reads 1,000 accounts over 100 items with exactly 100 reads (the real binding, its reads counted)', async () => {
+    const real = (await import('@napi-rs/keyring')) as unknown as KeyringModule;
+    let reads = 0;
+    const counting: KeyringModule = {
+      findCredentialsAsync: real.findCredentialsAsync,
+      AsyncEntry: class extends (real.AsyncEntry as unknown as new (...args: ConstructorParameters<KeyringModule['AsyncEntry']>) => { getPassword(signal?: AbortSignal | null): Promise<string | null> }) {
+        override getPassword(signal?: AbortSignal | null) {
+          reads++;
+          return super.getPassword(signal);
+        }
+      } as unknown as KeyringModule['AsyncEntry'],
+    };
+    for (let index = 0; index < 100; index++) session.seed({ service: 'bulk', username: `item-${index}` }, JSON.stringify({ username: `u${index}`, password: `p${index}` }));
+    const repository = new MemoryBindingRepository().putStore({ name: 'desktop', type: 'os_keyring', keyring_service: 'bulk' });
+    for (let index = 0; index < 1000; index++) repository.putBinding({ account: `account-${index}`, store: 'desktop', entry: `item-${index % 100}${index % 2 ? '#username' : ''}` });
+    const resolver = createSecretResolver({ repository, providers: [osKeyring({ lib: counting })], cryptographyKey: [], timeoutMs: 60_000 });
+    const results = await resolver.resolvePasswords(Array.from({ length: 1000 }, (_, index) => ({ name: `account-${index}` })));
+    expect([...results.values()].every((result) => result.ok)).toBe(true);
+    expect(results.get('account-3')).toMatchObject({ ok: true, value: 'u3' });
+    expect(results.get('account-4')).toMatchObject({ ok: true, value: 'p4' });
+    expect(reads).toBe(100);
   });
 
   it('removes the value, then its mark', async () => {
