@@ -22,14 +22,19 @@ export async function compare(baseline: () => unknown, candidate: () => unknown,
   const base: number[] = [];
   const ours: number[] = [];
   const added: number[] = [];
+  const ratios: number[] = [];
   for (let round = 0; round < options.rounds; round++) {
-    const b = await nanosPerCall(baseline, options.iterations);
+    // Alternate which goes first, so neither always runs on a warmer (or colder) process.
+    const first = round % 2 === 0;
+    const b = first ? await nanosPerCall(baseline, options.iterations) : 0;
     const o = await nanosPerCall(candidate, options.iterations);
-    base.push(b);
+    const b2 = first ? b : await nanosPerCall(baseline, options.iterations);
+    base.push(b2);
     ours.push(o);
-    added.push(o - b);
+    added.push(o - b2);
+    ratios.push(o / b2);
   }
-  return { baselineNs: median(base), candidateNs: median(ours), addedNs: median(added), ratio: median(ours) / median(base) };
+  return { baselineNs: median(base), candidateNs: median(ours), addedNs: median(added), ratio: median(ours) / median(base), roundRatio: median(ratios), rounds: options.rounds };
 }
 
 export function line(label: string, value: string): void {
