@@ -380,7 +380,7 @@ function mapError(error: unknown, what: string, store: SecretStore): SecretbindE
   if (error instanceof SecretbindError) return error;
   const context = { storeType: TYPE, cause: new WithheldError(error) };
   const name = (error as Error)?.name ?? 'Error';
-  if (name === 'CredentialUnavailableError') {
+  if (name === 'CredentialUnavailableError' || name === 'AggregateAuthenticationError') {
     return new SecretbindError('AUTH_FAILED', `No Azure credential is available for store ${JSON.stringify(store.name)}: set azure_tenant_id, azure_client_id and azure_client_secret_env, or azure_managed_identity_client_id, or sign in with az login.`, context);
   }
   if (name === 'AuthenticationError' || name === 'AuthenticationRequiredError') {

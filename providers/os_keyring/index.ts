@@ -255,13 +255,14 @@ function itemKey(store: SecretStore, ref: EntryReference): string {
 
 /**
  * keyring-rs's errors, by the words of their Display form (the binding passes no kind): Platform failure (the
- * store did not answer), No storage access (locked), Too long / Invalid (the name), Ambiguous (several items).
+ * store did not answer), No storage access (locked: "Couldn't access platform storage"; a search of a locked
+ * collection says IsLocked), Too long / Invalid (the name; Windows and macOS limits), Ambiguous (several items).
  */
 function mapError(error: unknown, what: string): SecretbindError {
   if (error instanceof SecretbindError) return error;
   const message = String((error as Error)?.message ?? '');
   const context = { storeType: TYPE, cause: new WithheldError(error) };
-  if (message.startsWith("Couldn't access platform secure storage")) {
+  if (message.startsWith("Couldn't access platform") || message.includes('IsLocked')) {
     return new SecretbindError('AUTH_FAILED', `The ${backend()} is locked or refused access to ${what}: unlock the keyring (on Linux, the login collection) for the user this process runs as.`, context);
   }
   if (/is longer than platform limit|is invalid/.test(message)) {

@@ -180,6 +180,22 @@ describe('Provider: azure_keyvault', () => {
       expect(unknown.message).toMatch(/AADSTS700016/);
     });
 
+    it('no credential at all (DefaultAzureCredential finds none): AUTH_FAILED saying what to set', async () => {
+      const { server } = await vault();
+      // Developer credentials only (Azure CLI, azd, PowerShell: none installed here), so no managed-identity probe
+      // leaves the machine.
+      const saved = process.env.AZURE_TOKEN_CREDENTIALS;
+      process.env.AZURE_TOKEN_CREDENTIALS = 'dev';
+      try {
+        const error = await failure(resolverFor({ name: 'kv', type: 'azure_keyvault', azure_vault_url: server.url }, { a: 'smtp-relay' }).resolvePassword({ name: 'a' }));
+        expect(error.code).toBe('AUTH_FAILED');
+        expect(error.message).toMatch(/azure_client_secret_env.*az login/);
+      } finally {
+        if (saved === undefined) delete process.env.AZURE_TOKEN_CREDENTIALS;
+        else process.env.AZURE_TOKEN_CREDENTIALS = saved;
+      }
+    });
+
     it('an unset client secret variable: CONFIG_INVALID naming it, before any call', async () => {
       const { server, store } = await vault();
       server.state.log.length = 0;

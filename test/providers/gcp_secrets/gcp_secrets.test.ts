@@ -209,6 +209,15 @@ describe('Provider: gcp_secrets', () => {
       expect((await failure(resolver.writeEntry('gsm', 'raced', 'ours'))).code).toBe('ENTRY_NOT_OWNED');
     });
 
+    it('ABORTED (the etag changed between our read and the delete): CONFLICT, nothing deleted', async () => {
+      const { server, store } = await world();
+      const resolver = resolverFor(server, store, {});
+      await resolver.writeEntry('gsm', 'contested', 'x');
+      server.state.mode.touchAfterGet = 'contested';
+      expect(await failure(resolver.removeEntry('gsm', 'contested'))).toMatchObject({ code: 'CONFLICT', retryable: true });
+      expect(server.state.get('contested')).toBeDefined();
+    });
+
     it('a payload whose CRC32C does not match: BACKEND_UNAVAILABLE (retryable), the value not returned', async () => {
       const { server, store } = await world();
       server.state.mode.corruptCrc = true;

@@ -157,6 +157,34 @@ describe('Provider: os_keyring', () => {
     expect(readCode).toBe('BACKEND_UNAVAILABLE');
   });
 
+  describe('error table (providers/os_keyring/README.md), one test a row', () => {
+    it('several items matching service and account: ENTRY_AMBIGUOUS', async () => {
+      session.seed({ service: 'twice', username: 'acct', copy: '1' }, 'a');
+      session.seed({ service: 'twice', username: 'acct', copy: '2' }, 'b');
+      const error = await failure(resolverFor({ a: 'twice/acct' }).resolvePassword({ name: 'a' }));
+      expect(error.code).toBe('ENTRY_AMBIGUOUS');
+      expect(error.message).toMatch(/remove the duplicates/);
+    });
+
+    it('a name the platform refuses (Windows and macOS limits; the binding reports it): REFERENCE_INVALID', async () => {
+      const refusing: KeyringModule = {
+        findCredentialsAsync: async () => [],
+        AsyncEntry: class {
+          constructor() {
+            throw new Error("Attribute 'service' is longer than platform limit of 32767 chars");
+          }
+        } as unknown as KeyringModule['AsyncEntry'],
+      };
+      const repository = new MemoryBindingRepository().putStore(STORE).putBinding({ account: 'a', store: 'desktop', entry: 'x' });
+      const error = await failure(createSecretResolver({ repository, providers: [osKeyring({ lib: refusing })], cryptographyKey: [] }).resolvePassword({ name: 'a' }));
+      expect(error.code).toBe('REFERENCE_INVALID');
+    });
+
+    it('ifVersion: OPERATION_UNSUPPORTED', async () => {
+      expect((await failure(resolverFor({}).writeEntry('desktop', 'versioned', 'x', { ifVersion: '3' }))).code).toBe('OPERATION_UNSUPPORTED');
+    });
+  });
+
   it('never puts a value into events or errors', async () => {
     const events: SecretEvent[] = [];
     const resolver = resolverFor({ c: 'canary#nope', d: 'canary' }, STORE, events);
@@ -185,5 +213,20 @@ describe('Provider: os_keyring', () => {
     expect(check.status).toBe(0);
     expect(check.stdout).toMatch(/Secret Service/);
     expect(check.stdout + check.stderr).not.toContain('cli-put-value');
+  });
+});
+
+// Last in the file: a locked login collection cannot be unlocked again without a prompter, and tests run in order.
+describe('Provider: os_keyring, the error table row for a locked keyring', () => {
+  it('a locked keyring: AUTH_FAILED saying to unlock it, for reads, writes and listings', async () => {
+    const repository = new MemoryBindingRepository().putStore(STORE).putBinding({ account: 'a', store: 'desktop', entry: 'smtp-relay' });
+    const resolver = createSecretResolver({ repository, providers: [osKeyring()], cryptographyKey: [], timeoutMs: 10_000 });
+    expect(await resolver.resolvePassword({ name: 'a' })).toBe('Sm7p!relay#2026');
+    session.lock();
+    for (const attempt of [() => resolver.resolvePassword({ name: 'a' }), () => resolver.writeEntry('desktop', 'while-locked', 'x'), () => resolver.listEntries('desktop', {})]) {
+      const error = await failure(attempt());
+      expect(error.code).toBe('AUTH_FAILED');
+      expect(error.message).toMatch(/unlock/);
+    }
   });
 });

@@ -48,7 +48,7 @@ export class SecretManagerState {
   /** Per service-account email: denied `Method` or `Method:secret`. */
   readonly denied = new Map<string, Set<string>>();
   readonly log: Array<{ method: string; name: string; code: number; caller?: string }> = [];
-  mode: { exhausted?: number; unavailable?: number; latencyMs?: number; corruptCrc?: boolean; deadline?: number; createAfterGet?: string } = {};
+  mode: { exhausted?: number; unavailable?: number; latencyMs?: number; corruptCrc?: boolean; deadline?: number; createAfterGet?: string; touchAfterGet?: string } = {};
 
   private key(id: string, location = ''): string {
     return `${location}\u0000${id}`;
@@ -256,6 +256,10 @@ function methods(state: SecretManagerState): Record<string, (request: Record<str
         if (state.mode.createAfterGet === id) {
           delete state.mode.createAfterGet;
           state.put(id, 'theirs', { location });
+        }
+        if (state.mode.touchAfterGet === id) {
+          delete state.mode.touchAfterGet;
+          state.get(id, location)!.etag++;
         }
       }
     },

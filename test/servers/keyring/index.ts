@@ -17,6 +17,8 @@ export interface KeyringSession {
   seed(attributes: Record<string, string>, value: string): void;
   /** Reads an item through secret-tool, or undefined when there is none. */
   lookup(attributes: Record<string, string>): string | undefined;
+  /** Locks the login collection, as a screen lock would (Secret Service `Lock`, through dbus-send). */
+  lock(): void;
   /** Stops gnome-keyring-daemon (SIGSTOP) for `ms`, so calls hang as they do when the service does not answer. */
   freeze(ms: number): void;
   stop(): Promise<void>;
@@ -52,6 +54,10 @@ export async function startKeyring(): Promise<KeyringSession> {
     lookup(attributes) {
       const result = spawnSync('secret-tool', ['lookup', ...attributeArgs(attributes)], { env: clientEnv });
       return result.status === 0 ? result.stdout.toString() : undefined;
+    },
+    lock() {
+      const reply = spawnSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.secrets', '/org/freedesktop/secrets', 'org.freedesktop.Secret.Service.Lock', 'array:objpath:/org/freedesktop/secrets/collection/login'], { env: clientEnv });
+      if (reply.status !== 0) throw new Error(`locking the login collection failed: ${reply.stderr.toString()}`);
     },
     freeze(ms) {
       const reply = spawnSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.GetConnectionUnixProcessID', 'string:org.freedesktop.secrets'], { env: clientEnv });
