@@ -99,6 +99,71 @@ describe('Rate budget', () => {
     }
   });
 
+  it('Azure Key Vault: the default budget is the vault quota (4,000 transactions per 10 s, 300 creates per 10 s); a 429 slows every caller', async () => {
+    const clock = fakeClock();
+    const { start, TENANT } = await import('./servers/azure/index.js');
+    const { azureKeyVault } = await import('../providers/azure_keyvault/index.js');
+    const server = await start();
+    try {
+      server.state.clients.set('app', 'secret');
+      server.state.put('db', 'p');
+      const store: SecretStore = { name: 'kv-budget', type: 'azure_keyvault', azure_vault_url: server.url, azure_tenant_id: TENANT, azure_client_id: 'app', azure_client_secret_env: 'S', azure_authority_host: server.authorityHost };
+      const repository = new MemoryBindingRepository().putStore(store).putBinding({ account: 'db', store: 'kv-budget', entry: 'db' });
+      const provider = () => azureKeyVault({ env: { S: 'secret' }, disableChallengeResourceVerification: true, credentialOptions: { disableInstanceDiscovery: true }, maxRetries: 0 });
+      const first = createSecretResolver({ repository, providers: [provider()], cryptographyKey: [] });
+      const second = createSecretResolver({ repository, providers: [provider()], cryptographyKey: [] });
+      // 800 lookups: a burst of 400, then 400 more at 400/s take one second of (fake) time.
+      for (let call = 0; call < 800; call++) await first.resolvePassword({ name: 'db' });
+      expect(clock.now).toBeCloseTo(1000, -1);
+      server.state.mode.throttle = 1;
+      server.state.mode.retryAfterSeconds = 4;
+      await expect(first.resolvePassword({ name: 'db' })).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+      const before = clock.now;
+      expect(await second.resolvePassword({ name: 'db' })).toBe('p');
+      expect(clock.now - before).toBeGreaterThanOrEqual(4000);
+      // Writes also take a create token: 30 a second.
+      const writes = rateBudget(store, {});
+      const waited = writes.stats.waitedMs;
+      clock.now += 60_000;
+      for (let call = 0; call < 60; call++) await writes.take('write');
+      expect(writes.stats.waitedMs - waited).toBeCloseTo(1000, -1);
+      await first.close();
+      await second.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('Google Secret Manager: 1,500 accesses a second, 10 other reads and 10 writes; RESOURCE_EXHAUSTED slows every caller', async () => {
+    const clock = fakeClock();
+    const { keyFile, providerFor } = await import('./providers/gcp_secrets/world.js');
+    const { start, PROJECT_ID } = await import('./servers/gcp/index.js');
+    const server = await start();
+    try {
+      const key = keyFile(server);
+      server.state.put('db', 'p');
+      const store: SecretStore = { name: 'gsm-budget', type: 'gcp_secrets', gcp_project: PROJECT_ID, gcp_credentials_file: key.path };
+      const repository = new MemoryBindingRepository().putStore(store).putBinding({ account: 'db', store: 'gsm-budget', entry: 'db' });
+      const first = createSecretResolver({ repository, providers: [providerFor(server)], cryptographyKey: [] });
+      const second = createSecretResolver({ repository, providers: [providerFor(server)], cryptographyKey: [] });
+      await first.resolvePassword({ name: 'db' });
+      // Listing (10 reads a second): 30 listings after the burst of 10 take 2 s.
+      const start_ = clock.now;
+      for (let call = 0; call < 30; call++) await first.listEntries('gsm-budget', {});
+      expect(clock.now - start_).toBeCloseTo(2000, -1);
+      server.state.mode.exhausted = 1;
+      await expect(first.resolvePassword({ name: 'db' })).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+      const before = clock.now;
+      expect(await second.resolvePassword({ name: 'db' })).toBe('p');
+      expect(clock.now - before).toBeGreaterThanOrEqual(1000); // no Retry-After: a one-second pause
+      expect(rateBudget(store, {}).stats.calls.get('access')).toBe(3);
+      await first.close();
+      await second.close();
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('refuses a bad rate_limit field', () => {
     expect(() => MemoryBindingRepository.fromConfig({ stores: [{ name: 'a', type: 'aws_secrets', rate_limit: { reads_per_second: 0 } }] })).toThrow(/rate_limit: reads_per_second must be a positive number/);
     expect(() => MemoryBindingRepository.fromConfig({ stores: [{ name: 'a', type: 'aws_secrets', rate_limit: { per_hour: 3 } }] })).toThrow(/unknown key per_hour/);
