@@ -14,6 +14,9 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
+    // Two test files at a time on the two cores CI has (vitest's default there is one): the long files mostly wait
+    // (the 60 s soak, the kill tests' child processes), and the kill tests size their kill windows to the load.
+    maxWorkers: 2,
     testTimeout: 20_000,
     hookTimeout: 60_000,
   },

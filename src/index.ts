@@ -43,7 +43,7 @@ export { abortableDelay, runWithTimeout, untilAborted } from './abort.js';
 export { forEachLimit } from './concurrency.js';
 export { fileVersion, writeFileAtomic, withFileLock } from './files.js';
 export type { AtomicWriteOptions, FileLockOptions } from './files.js';
-export { settle } from './provider.js';
+export { readEachOnce, settle } from './provider.js';
 export { jsonSecretEntry, jsonSecretField, jsonSecretText } from './json-value.js';
 export { createSecretLog } from './log/memory.js';
 export type { SecretLog, SecretLogOptions, SecretLogQuery, SecretLogStats, LoggedEvent } from './log/memory.js';

@@ -1,6 +1,7 @@
 import type { SecretStore } from './bindings.js';
 import { isSecretbindError, safeCause, SecretbindError } from './errors.js';
 import type { EntryReference } from './reference.js';
+import { forEachLimit } from './concurrency.js';
 
 /** What a provider may report through the resolver's event hook; the resolver adds store and account. */
 export interface ProviderNotice {
@@ -196,4 +197,46 @@ export async function settle(read: () => string | Promise<string>, cache?: 'hit'
     if (isSecretbindError(error)) return { ok: false, error };
     return { ok: false, error: new SecretbindError('BACKEND_UNAVAILABLE', `A provider failed unexpectedly (${(error as Error)?.name ?? typeof error}); see error.cause.`, { cause: safeCause(error) }) };
   }
+}
+
+/**
+ * A bulk read for stores read one secret at a time (`resolveMany`): each distinct key read once, `limit` reads at a
+ * time, and every reference settled from its key's read through `pick` (a field, a JSON key). A reference whose key
+ * cannot be made (`keyOf` throws, e.g. `REFERENCE_INVALID`) settles with that error and is never read. For provider
+ * authors.
+ *
+ * @example
+ * ```ts
+ * resolveMany: (store, refs, ctx) => readEachOnce(refs, (ref) => ref.segments.join('/'), (ref) => fetchSecret(store, ref, ctx), (text, ref) => pickField(text, ref.field), 8)
+ * ```
+ */
+export async function readEachOnce<T>(
+  refs: readonly EntryReference[],
+  keyOf: (ref: EntryReference) => string,
+  read: (ref: EntryReference) => Promise<T>,
+  pick: (result: T, ref: EntryReference) => string,
+  limit: number,
+): Promise<Map<string, ProviderSettled>> {
+  const unique = new Map<string, EntryReference>();
+  for (const ref of refs) {
+    try {
+      const key = keyOf(ref);
+      if (!unique.has(key)) unique.set(key, ref);
+    } catch {
+      // settled below, with the error keyOf throws again
+    }
+  }
+  const results = new Map<string, { ok: true; value: T } | { ok: false; error: unknown }>();
+  await forEachLimit([...unique], limit, async ([key, ref]) => {
+    results.set(key, await read(ref).then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error })));
+  });
+  const answers = new Map<string, ProviderSettled>();
+  for (const ref of refs) {
+    answers.set(ref.raw, await settle(() => {
+      const found = results.get(keyOf(ref))!;
+      if (!found.ok) throw found.error;
+      return pick(found.value, ref);
+    }));
+  }
+  return answers;
 }

@@ -28,6 +28,7 @@ import {
   runWithTimeout,
   SecretbindError,
   settle,
+  readEachOnce,
   jsonSecretEntry,
   jsonSecretField,
   jsonSecretText,
@@ -255,6 +256,13 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     });
     expect(settled.ok).toBe(false);
     if (!settled.ok) record(settled.error);
+    // A bulk read whose store throws a foreign error quoting the value: the settled error withholds it.
+    const bulk = await readEachOnce([parseReference('a'), parseReference('a#x'), parseReference('b')], (ref) => ref.segments.join('/'), async (ref) => {
+      if (ref.segments[0] === 'b') throw new Error(`cannot parse "${CANARY}"`);
+      return JSON.stringify({ x: 'ok' });
+    }, (text, ref) => jsonSecretField(text, ref.field, 'Secret a', 'memory'), 2);
+    for (const settledRead of bulk.values()) if (!settledRead.ok) record(settledRead.error);
+    expect([...bulk.values()].map((result) => result.ok)).toEqual([false, true, false]);
     // JSON-valued secrets: a plain-string canary asked for a key, a missing key, a value that is not JSON at all.
     for (const [text, key] of [[CANARY, 'password'], [JSON.stringify({ password: CANARY }), 'nope'], [`{"password": "${CANARY}"`, 'password']] as const) {
       await failing(async () => jsonSecretField(text, key, 'Secret canary', 'memory'));
@@ -269,7 +277,7 @@ describe('Canary: no value, key or token leaves through a side channel', () => {
     const covered = new Set([
       'createSecretResolver', 'wrapAccountLookup', 'MemoryBindingRepository', 'checkBinding', 'parseReference', 'formatReference',
       'referencePath', 'SecretbindError', 'isSecretbindError', 'formatEvent', 'encryptLocalPassword', 'decryptLocalPassword',
-      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'fileVersion', 'createSecretLog', 'createJsonLinesSink', 'readJsonLines', 'createSyncEngine', 'checkDefinitions', 'MemorySyncState', 'JsonFileSyncState', 'parseTemplate', 'guardWrite', 'settle', 'WithheldError', 'credentialFingerprint', 'migrateAccounts', 'FileMigrationJournal', 'MemoryMigrationJournal', 'createSyncMetrics', 'serveSyncStatus', 'rateBudget', 'RateBudget', 'setBudgetClock', 'jsonSecretField', 'jsonSecretEntry', 'jsonSecretText',
+      'decryptLocalPasswordBytes', 'generateFernetKey', 'validateStoreFields', 'peerLoader', 'missingPeer', 'abortableDelay', 'runWithTimeout', 'untilAborted', 'forEachLimit', 'writeFileAtomic', 'withFileLock', 'fileVersion', 'createSecretLog', 'createJsonLinesSink', 'readJsonLines', 'createSyncEngine', 'checkDefinitions', 'MemorySyncState', 'JsonFileSyncState', 'parseTemplate', 'guardWrite', 'settle', 'WithheldError', 'credentialFingerprint', 'migrateAccounts', 'FileMigrationJournal', 'MemoryMigrationJournal', 'createSyncMetrics', 'serveSyncStatus', 'rateBudget', 'RateBudget', 'setBudgetClock', 'jsonSecretField', 'jsonSecretEntry', 'jsonSecretText', 'readEachOnce',
     ]);
     const functions = Object.entries(secretbind).filter(([, value]) => typeof value === 'function').map(([name]) => name);
     expect(functions.filter((name) => !covered.has(name))).toEqual([]);

@@ -41,27 +41,27 @@ export function uninstall(packageName: string): void {
 }
 
 /**
- * Picks when to kill a writing child: a random point in a window that follows how long a first write takes on this
- * machine now. A fixed window lets a loaded machine (CI runs three suites back to back) kill every child before its
- * first write, which proves nothing about a kill between writes.
+ * Picks when to kill a writing child: a random point in a window a little longer than a first write takes on this
+ * machine now, so most kills land inside a write and some after the first one finished. A fixed window let a loaded
+ * machine (CI runs three suites back to back) kill every child before its first write; a window that only grows let
+ * one slow round slow every later one.
  */
 export class KillWindow {
-  private windowMs: number;
-  private readonly maxMs: number;
+  private firstWriteMs: number;
 
   constructor(initialMs: number) {
-    this.windowMs = initialMs;
-    this.maxMs = initialMs * 50;
+    this.firstWriteMs = initialMs;
   }
 
   /** Milliseconds to wait after the child says it is ready. */
   delay(): number {
-    return Math.random() * this.windowMs;
+    return Math.random() * this.firstWriteMs * 1.4;
   }
 
   /** The time from ready to the child's first finished write, or undefined when it was killed before one. */
   observe(firstWriteMs: number | undefined): void {
-    this.windowMs = firstWriteMs === undefined ? Math.min(this.maxMs, this.windowMs * 1.5) : Math.max(this.windowMs, firstWriteMs * 2);
+    // A moving average of what first writes take; a round killed before its first write nudges it up.
+    this.firstWriteMs = firstWriteMs === undefined ? this.firstWriteMs * 1.15 : this.firstWriteMs * 0.7 + firstWriteMs * 0.3;
   }
 }
 

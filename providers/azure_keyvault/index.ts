@@ -5,23 +5,21 @@
  * value land in one call); a secret we own that sits soft-deleted is recovered before it is written.
  */
 import {
-  forEachLimit,
   formatReference,
   guardWrite,
   jsonSecretEntry,
   jsonSecretField,
   jsonSecretText,
   peerLoader,
+  readEachOnce,
   rateBudget,
   referencePath,
   SecretbindError,
-  settle,
   validateStoreFields,
   WithheldError,
   type EntryInfo,
   type EntryReference,
   type EntrySettled,
-  type ProviderSettled,
   type ResolveContext,
   type SecretProvider,
   type SecretStore,
@@ -226,23 +224,9 @@ export function azureKeyVault(options: AzureKeyVaultOptions = {}): SecretProvide
       const secret = await read(store, ref, ctx);
       return jsonSecretField(secret.value ?? '', ref.field, `Secret ${secret.name}`, TYPE);
     },
-    async resolveMany(store, refs, ctx) {
+    resolveMany(store, refs, ctx) {
       // Each secret (and version) once, however many keys and accounts use it; a few at a time.
-      const keyOf = (ref: EntryReference) => referencePath(ref).toLowerCase();
-      const unique = new Map(refs.map((ref) => [keyOf(ref), ref] as const));
-      const results = new Map<string, KeyVaultSecret | { error: unknown }>();
-      await forEachLimit([...unique], READS_AT_ONCE, async ([key, ref]) => {
-        results.set(key, await read(store, ref, ctx).catch((error: unknown) => ({ error })));
-      });
-      const answers = new Map<string, ProviderSettled>();
-      for (const ref of refs) {
-        answers.set(ref.raw, await settle(() => {
-          const found = results.get(keyOf(ref))!;
-          if ('error' in found) throw found.error;
-          return jsonSecretField(found.value ?? '', ref.field, `Secret ${found.name}`, TYPE);
-        }));
-      }
-      return answers;
+      return readEachOnce(refs, (ref) => referencePath(ref).toLowerCase(), (ref) => read(store, ref, ctx), (secret, ref) => jsonSecretField(secret.value ?? '', ref.field, `Secret ${secret.name}`, TYPE), READS_AT_ONCE);
     },
     async readEntries(store, refs, ctx) {
       const answers = new Map<string, EntrySettled>();

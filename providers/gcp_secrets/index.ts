@@ -4,7 +4,6 @@
  * whose auth caches its token. Writes carry the label `managed-by`, set on the secret before a version is added.
  */
 import {
-  forEachLimit,
   formatReference,
   guardWrite,
   jsonSecretEntry,
@@ -12,15 +11,14 @@ import {
   jsonSecretText,
   parseReference,
   peerLoader,
+  readEachOnce,
   rateBudget,
   SecretbindError,
-  settle,
   validateStoreFields,
   WithheldError,
   type EntryInfo,
   type EntryReference,
   type EntrySettled,
-  type ProviderSettled,
   type ResolveContext,
   type SecretProvider,
   type SecretStore,
@@ -197,33 +195,12 @@ export function gcpSecrets(options: GcpSecretsOptions = {}): SecretProvider {
       const { text, what } = await access(store, ref, ctx);
       return jsonSecretField(text, ref.field, what, TYPE);
     },
-    async resolveMany(store, refs, ctx) {
+    resolveMany(store, refs, ctx) {
       // Each secret version once, however many keys and accounts use it; a few at a time.
-      const keyOf = (ref: EntryReference) => {
+      return readEachOnce(refs, (ref) => {
         const { secret, version } = locate(ref);
         return `${secret}@${version}`;
-      };
-      const unique = new Map<string, EntryReference>();
-      for (const ref of refs) {
-        try {
-          unique.set(keyOf(ref), ref);
-        } catch {
-          // settled below with its own REFERENCE_INVALID
-        }
-      }
-      const read = new Map<string, { text: string; what: string } | { error: unknown }>();
-      await forEachLimit([...unique], READS_AT_ONCE, async ([key, ref]) => {
-        read.set(key, await access(store, ref, ctx).catch((error: unknown) => ({ error })));
-      });
-      const answers = new Map<string, ProviderSettled>();
-      for (const ref of refs) {
-        answers.set(ref.raw, await settle(() => {
-          const found = read.get(keyOf(ref))!;
-          if ('error' in found) throw found.error;
-          return jsonSecretField(found.text, ref.field, found.what, TYPE);
-        }));
-      }
-      return answers;
+      }, (ref) => access(store, ref, ctx), (found, ref) => jsonSecretField(found.text, ref.field, found.what, TYPE), READS_AT_ONCE);
     },
     async readEntries(store, refs, ctx) {
       const answers = new Map<string, EntrySettled>();

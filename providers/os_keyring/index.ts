@@ -6,21 +6,19 @@
  */
 import { userInfo } from 'node:os';
 import {
-  forEachLimit,
   formatReference,
   guardWrite,
   jsonSecretEntry,
   jsonSecretField,
   jsonSecretText,
   peerLoader,
+  readEachOnce,
   SecretbindError,
-  settle,
   validateStoreFields,
   WithheldError,
   type EntryInfo,
   type EntryReference,
   type EntrySettled,
-  type ProviderSettled,
   type ResolveContext,
   type SecretProvider,
   type SecretStore,
@@ -142,29 +140,9 @@ export function osKeyring(options: OsKeyringOptions = {}): SecretProvider {
       const { text, where } = await readText(store, ref, ctx);
       return jsonSecretField(text, ref.field, where, TYPE);
     },
-    async resolveMany(store, refs, ctx) {
+    resolveMany(store, refs, ctx) {
       // Each item once, however many fields and accounts use it; a few at a time (each holds a D-Bus call).
-      const unique = new Map<string, EntryReference>();
-      for (const ref of refs) {
-        try {
-          unique.set(itemKey(store, ref), ref);
-        } catch {
-          // settled below with its own REFERENCE_INVALID
-        }
-      }
-      const read = new Map<string, { text: string; where: string } | { error: unknown }>();
-      await forEachLimit([...unique], READS_AT_ONCE, async ([key, ref]) => {
-        read.set(key, await readText(store, ref, ctx).catch((error: unknown) => ({ error })));
-      });
-      const answers = new Map<string, ProviderSettled>();
-      for (const ref of refs) {
-        answers.set(ref.raw, await settle(() => {
-          const found = read.get(itemKey(store, ref))!;
-          if ('error' in found) throw found.error;
-          return jsonSecretField(found.text, ref.field, found.where, TYPE);
-        }));
-      }
-      return answers;
+      return readEachOnce(refs, (ref) => itemKey(store, ref), (ref) => readText(store, ref, ctx), (found, ref) => jsonSecretField(found.text, ref.field, found.where, TYPE), READS_AT_ONCE);
     },
     async readEntries(store, refs, ctx) {
       const answers = new Map<string, EntrySettled>();
