@@ -44,12 +44,15 @@ async function bulk(label: string, store: SecretStore, provider: SecretProvider,
   await resolver.close();
 }
 
-async function perLookup(label: string, store: SecretStore, provider: SecretProvider, entry: string, direct: () => Promise<unknown>): Promise<void> {
+async function perLookup(label: string, measured: SecretStore, provider: SecretProvider, entry: string, direct: () => Promise<unknown>): Promise<void> {
+  // Thousands of back-to-back lookups would run into the store's default rate budget (Key Vault's 400 transactions a
+  // second): lift it here, so the ratio measures a lookup's own cost, not the quota.
+  const store: SecretStore = measured.type === 'os_keyring' ? measured : { ...measured, rate_limit: { reads_per_second: 1_000_000 } };
   const repository = new MemoryBindingRepository().putStore(store).putBinding({ account: 'one', store: store.name, entry });
   const resolver = createSecretResolver({ repository, providers: [provider], cryptographyKey: [], timeoutMs: 60_000 });
   // The stand-in shares the process and its CPU: many short alternating rounds, and the median of the per-round
   // ratios, keep its noise out of the ratio.
-  const timing = await compare(direct, () => resolver.resolvePassword({ name: 'one' }), { iterations: 40, rounds: 25, warmup: 100 });
+  const timing = await compare(direct, () => resolver.resolvePassword({ name: 'one' }), { iterations: 30, rounds: 41, warmup: 100 });
   line(`${label}: the SDK's own call (median)`, `${(timing.baselineNs / 1e6).toFixed(3)} ms/lookup`);
   line(`${label}: resolvePassword (median)`, `${(timing.candidateNs / 1e6).toFixed(3)} ms/lookup`);
   line(`${label}: secretbind / SDK (goal at most 1.1)`, `${timing.roundRatio.toFixed(3)} (median of ${timing.rounds} round ratios; ratio of medians ${timing.ratio.toFixed(3)})`);
