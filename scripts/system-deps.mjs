@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The system packages the tests run against, checked before `npm test` and by .ci/run: Python's cryptography
-// (the Fernet round trip), the real lpass (the stand-in is compared with it), openssl (certificates for the
-// HTTPS stand-ins) and keepassxc-cli (it must open the KeePass files secretbind writes). As root with apt-get (CI, a fresh machine) missing ones are installed; otherwise the script
-// stops and says what to install, rather than letting tests fail obscurely.
+// (the Fernet round trip), the real lpass (the stand-in is compared with it), openssl (certificates for the HTTPS
+// stand-ins), keepassxc-cli (it must open the KeePass files secretbind writes), and gnome-keyring on a private D-Bus
+// session (the Secret Service os_keyring talks to). As root with apt-get (CI, a fresh machine) missing ones are
+// installed; otherwise the script stops and says what to install, rather than letting tests fail obscurely.
 import { spawnSync } from 'node:child_process';
 
 const works = (command, args) => {
