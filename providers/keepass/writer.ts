@@ -65,13 +65,18 @@ export class KeepassWriter {
       if (!queue.scheduled) {
         queue.scheduled = true;
         // One turn of the event loop gathers every write issued together (a batch of 1,000 is one cycle).
-        setImmediate(() => void this.#cycle(request.path));
+        const scheduled = queue;
+        setImmediate(() => void this.#cycle(request.path, scheduled));
       }
     });
   }
 
-  async #cycle(path: string): Promise<void> {
-    const queue = this.#queues.get(path)!;
+  /**
+   * Cycles of one queue may overlap (a refused write settles its caller inside the cycle, and the caller's next write
+   * starts another that waits for the lock), so a cycle works on the queue it was scheduled for and only ever removes
+   * that queue from the map: never a newer one made after its own was removed.
+   */
+  async #cycle(path: string, queue: { operations: Operation[]; scheduled: boolean; request: OpenRequest }): Promise<void> {
     queue.scheduled = false;
     const operations = queue.operations.splice(0).filter((operation) => {
       if (!operation.signal.aborted) return true;
@@ -88,8 +93,8 @@ export class KeepassWriter {
     }
     if (queue.operations.length > 0 && !queue.scheduled) {
       queue.scheduled = true;
-      setImmediate(() => void this.#cycle(path));
-    } else if (queue.operations.length === 0) {
+      setImmediate(() => void this.#cycle(path, queue));
+    } else if (queue.operations.length === 0 && !queue.scheduled && this.#queues.get(path) === queue) {
       this.#queues.delete(path);
     }
   }

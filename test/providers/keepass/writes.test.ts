@@ -133,6 +133,25 @@ describe('Provider: keepass writes', () => {
     expect(db.getDefaultGroup().entries.map((entry) => entry.fields.get('Title'))).toContain('theirs');
   });
 
+  it('settles every write issued right after a refused one (a finished cycle never drops a newer queue)', { timeout: 120_000 }, async () => {
+    const { resolver } = setup();
+    const first = await resolver.writeEntry('kp', 'Sync/refusals', 'v0');
+    // A refusal settles its caller inside the cycle, before the cycle lets go of the file: the caller's next write
+    // starts a new cycle while the old one is still finishing.
+    let timer: NodeJS.Timeout | undefined;
+    const run = (async () => {
+      for (let round = 0; round < 40; round++) {
+        await resolver.writeEntry('kp', 'Sync/refusals', 'stale', { ifVersion: first.version }).catch(() => undefined);
+        await resolver.writeEntry('kp', 'Sync/refusals', 'absent', { ifVersion: 'absent' }).catch(() => undefined);
+        await resolver.writeEntry('kp', `Sync/after-${round % 4}`, `v${round}`);
+      }
+      return 'all settled';
+    })();
+    const outcome = await Promise.race([run, new Promise<string>((resolve) => (timer = setTimeout(() => resolve('a write never settled'), 100_000)))]);
+    clearTimeout(timer);
+    expect(outcome).toBe('all settled');
+  });
+
   it('is seen by the next lookup at once, without another key derivation', async () => {
     const { path, provider } = setup();
     const repository = new MemoryBindingRepository().putStore(storeFor(path)).putBinding({ account: 'fresh', store: 'kp', entry: 'Sync/fresh' });
