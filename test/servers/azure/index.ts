@@ -172,7 +172,8 @@ async function handle(state: KeyVaultState, base: string, request: IncomingMessa
     return vaultError(response, 401, 'Unauthorized', 'AKV10000: Request is missing a Bearer or PoP token.', undefined, challenge);
   }
   const token = state.tokens.get(authorization.slice(7));
-  if (!token || token.expiresAt < Date.now()) {
+  // A token whose lifetime ends this very millisecond is expired (the tests issue ones with a lifetime of 0).
+  if (!token || token.expiresAt <= Date.now()) {
     await readBody(request);
     return vaultError(response, 401, 'Unauthorized', 'AKV10022: Invalid audience or the token has expired.', undefined, challenge);
   }
