@@ -62,6 +62,7 @@ interface SecretProperties {
   notBefore?: Date;
   expiresOn?: Date;
   updatedOn?: Date;
+  createdOn?: Date;
   contentType?: string;
   tags?: Record<string, string>;
   managed?: boolean;
@@ -82,6 +83,7 @@ interface SecretClientLike {
   beginRecoverDeletedSecret(name: string, options?: { abortSignal?: AbortSignal; intervalInMs?: number }): Promise<Poller<unknown>>;
   purgeDeletedSecret(name: string, options?: { abortSignal?: AbortSignal }): Promise<void>;
   listPropertiesOfSecrets(options?: { abortSignal?: AbortSignal }): { byPage(settings?: { maxPageSize?: number }): AsyncIterable<SecretProperties[]> };
+  listPropertiesOfSecretVersions(name: string, options?: { abortSignal?: AbortSignal }): { byPage(settings?: { maxPageSize?: number }): AsyncIterable<SecretProperties[]> };
 }
 
 const TYPE = 'azure_keyvault';
@@ -202,8 +204,9 @@ export function azureKeyVault(options: AzureKeyVaultOptions = {}): SecretProvide
       return { secret: await call(store, ctx, `Secret ${name}`, (client) => client.getSecret(name, { abortSignal: ctx.signal })) };
     } catch (error) {
       const code = (error as SecretbindError).code;
-      // A disabled latest version still exists: its tags are not readable through get, so it is treated as not ours.
-      if (code === 'PERMISSION_DENIED' && /disabled/.test((error as Error).message)) return { secret: { name, properties: { name, enabled: false } } };
+      // A disabled newest version refuses get (403 SecretDisabled); its tags, and so its owner, come from the
+      // versions listing, which returns metadata only.
+      if (code === 'PERMISSION_DENIED' && /disabled/.test((error as Error).message)) return { secret: { name, properties: (await newestVersion(store, name, ctx)) ?? { name, enabled: false } } };
       if (code !== 'ENTRY_NOT_FOUND') throw error;
     }
     try {
@@ -213,6 +216,16 @@ export function azureKeyVault(options: AzureKeyVaultOptions = {}): SecretProvide
       if ((error as SecretbindError).code === 'ENTRY_NOT_FOUND') return {};
       throw error;
     }
+  }
+
+  async function newestVersion(store: SecretStore, name: string, ctx: ResolveContext): Promise<SecretProperties | undefined> {
+    return call(store, ctx, `Secret ${name}`, async (client) => {
+      let newest: SecretProperties | undefined;
+      for await (const page of client.listPropertiesOfSecretVersions(name, { abortSignal: ctx.signal }).byPage({ maxPageSize: 25 })) {
+        for (const version of page) if (!newest || (version.createdOn?.getTime() ?? 0) >= (newest.createdOn?.getTime() ?? 0)) newest = version;
+      }
+      return newest;
+    });
   }
 
   return {

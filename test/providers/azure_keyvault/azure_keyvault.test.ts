@@ -251,6 +251,20 @@ describe('Provider: azure_keyvault', () => {
     });
   });
 
+  it('writes over a disabled secret of ours (its owner read from the versions listing), and refuses a disabled one that is not', async () => {
+    const { server, store } = await vault();
+    const resolver = resolverFor(store, { a: 'paused' });
+    await resolver.writeEntry('kv', 'paused', 'v1');
+    server.state.get('paused')!.versions.at(-1)!.attributes.enabled = false;
+    expect((await failure(resolver.resolvePassword({ name: 'a' }))).message).toMatch(/is disabled/);
+    const written = await resolver.writeEntry('kv', 'paused', 'v2');
+    expect(written.created).toBe(false);
+    expect(await resolver.resolvePassword({ name: 'a' })).toBe('v2');
+    server.state.put('theirs-paused', 'x', { enabled: false });
+    expect((await failure(resolver.writeEntry('kv', 'theirs-paused', 'mine'))).code).toBe('ENTRY_NOT_OWNED');
+    expect(server.state.get('theirs-paused')!.versions).toHaveLength(1);
+  });
+
   describe('soft delete', () => {
     it('removes by soft delete, recoverable; a later write of the same name recovers it and writes a new version', async () => {
       const { server, store } = await vault();

@@ -218,6 +218,21 @@ async function handle(state: KeyVaultState, base: string, request: IncomingMessa
     });
   }
 
+  const versionsPath = /^\/secrets\/([^/]+)\/versions$/.exec(path);
+  if (versionsPath && method === 'GET') {
+    const name = decodeURIComponent(versionsPath[1]!);
+    if (denied('list', name)) return forbidden('readMetadata');
+    const stored = state.get(name);
+    if (!stored || stored.deleted) return notFound(name);
+    const maxResults = Number(url.searchParams.get('maxresults') ?? 25);
+    if (!Number.isInteger(maxResults) || maxResults < 1 || maxResults > 25) return vaultError(response, 400, 'BadParameter', 'invalid maxresults: the value must be between 1 and 25.');
+    const skip = Number(url.searchParams.get('$skiptoken') ?? 0);
+    const page = stored.versions.slice(skip, skip + maxResults);
+    const next = skip + maxResults < stored.versions.length ? `${base}/secrets/${stored.name}/versions?api-version=${apiVersion}&$skiptoken=${skip + maxResults}&maxresults=${maxResults}` : null;
+    // Metadata only, disabled versions included: the one way to see a disabled version's tags.
+    return send(response, 200, { value: page.map((version) => ({ id: `${base}/secrets/${stored.name}/${version.version}`, attributes: attributesOf(version), ...(version.tags ? { tags: version.tags } : {}), ...(version.contentType ? { contentType: version.contentType } : {}) })), nextLink: next });
+  }
+
   const secretPath = /^\/secrets\/([^/]+)(?:\/([^/]*))?$/.exec(path);
   if (secretPath) {
     const name = decodeURIComponent(secretPath[1]!);
