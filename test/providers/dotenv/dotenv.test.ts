@@ -188,7 +188,7 @@ describe('Provider: dotenv writes', () => {
     for (let index = 0; index < 40; index++) expect(parsed[`KEY_${index}`]).toBe(`value-${index}`);
   });
 
-  it('leaves the old or the new file when the writing process is killed at a random point (30 kills)', async () => {
+  it('leaves the old or the new file when the writing process is killed at a random point (30 kills)', { timeout: 120_000 }, async () => {
     const path = fileWith('KEEP=unchanged\n');
     const worker = fileURLToPath(new URL('./writer.ts', import.meta.url));
     const seen = new Set<string>();

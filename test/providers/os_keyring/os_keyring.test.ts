@@ -82,7 +82,7 @@ describe('Provider: os_keyring', () => {
     expect(JSON.parse(session.lookup({ service: 'netbox', username: 'db' })!)).toEqual({ username: 'nb', password: 'rotated' });
   });
 
-  it('reads 1,000 accounts over 100 items with exactly 100 reads (the real binding, its reads counted)', async () => {
+  it('reads 1,000 accounts over 100 items with exactly 100 reads (the real binding, its reads counted)', { timeout: 60_000 }, async () => {
     const real = (await import('@napi-rs/keyring')) as unknown as KeyringModule;
     let reads = 0;
     const counting: KeyringModule = {
