@@ -151,6 +151,11 @@ export interface ExistingEntry {
   /** How messages name the mark, e.g. `a managed-by tag`. */
   mark: string;
   storeType: string;
+  /**
+   * Deleted but recoverable (an AWS recovery window, Key Vault's soft delete): absent to readers, so
+   * `ifVersion: 'absent'` holds, but the name is still its owner's.
+   */
+  recoverable?: boolean;
 }
 
 /**
@@ -165,7 +170,7 @@ export interface ExistingEntry {
  */
 export function guardWrite(entry: ExistingEntry, options: { owner: string; ifVersion?: string | undefined; adopt?: boolean | undefined }): void {
   const context = { storeType: entry.storeType };
-  if (options.ifVersion === 'absent') {
+  if (options.ifVersion === 'absent' && !entry.recoverable) {
     if (entry.exists) throw new SecretbindError('CONFLICT', `${entry.what} exists already (ifVersion "absent"): read it and decide again.`, context);
     return;
   }
@@ -180,7 +185,7 @@ export function guardWrite(entry: ExistingEntry, options: { owner: string; ifVer
       context,
     );
   }
-  if (options.ifVersion !== undefined && options.ifVersion !== entry.version) {
+  if (options.ifVersion !== undefined && options.ifVersion !== 'absent' && options.ifVersion !== entry.version) {
     throw new SecretbindError('CONFLICT', `${entry.what} is at version ${entry.version ?? 'unknown'}, not ${options.ifVersion}: read it again.`, context);
   }
 }

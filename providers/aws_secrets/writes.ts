@@ -83,8 +83,7 @@ export async function writeSecret(send: Send, store: SecretStore, ref: EntryRefe
   const described = await describe(send, name);
   const current = currentVersion(described?.VersionIdsToStages);
   const owner = ownerOf(described?.Tags);
-  // A name scheduled for deletion is absent to readers (ifVersion 'absent' holds) but still someone's.
-  guard(name, described !== undefined, owner, current, described?.DeletedDate && options.ifVersion === 'absent' ? { ...options, ifVersion: undefined } : options);
+  guard(name, described !== undefined, owner, current, options, Boolean(described?.DeletedDate));
   if (described?.DeletedDate) {
     // AWS refuses to write or re-create a name inside its recovery window. A secret we own (or adopt) that we
     // scheduled for deletion is brought back and updated instead of failing for up to 30 days.
@@ -152,6 +151,6 @@ function currentVersion(stages: Record<string, string[]> | undefined): string | 
   return Object.entries(stages ?? {}).find(([, names]) => names.includes('AWSCURRENT'))?.[0];
 }
 
-function guard(name: string, exists: boolean, owner: string | undefined, version: string | undefined, options: { owner: string; ifVersion?: string | undefined; adopt?: boolean | undefined }): void {
-  guardWrite({ what: `Secret ${name}`, exists, owner, version, mark: `${OWNER_TAG} tag`, storeType: TYPE }, options);
+function guard(name: string, exists: boolean, owner: string | undefined, version: string | undefined, options: { owner: string; ifVersion?: string | undefined; adopt?: boolean | undefined }, recoverable = false): void {
+  guardWrite({ what: `Secret ${name}`, exists, owner, version, mark: `${OWNER_TAG} tag`, storeType: TYPE, recoverable }, options);
 }

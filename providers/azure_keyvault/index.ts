@@ -290,9 +290,7 @@ export function azureKeyVault(options: AzureKeyVaultOptions = {}): SecretProvide
       const where = `Secret ${name}`;
       const { secret, deleted } = await current(store, name, ctx);
       const existing = secret?.properties ?? deleted;
-      // A soft-deleted secret is absent to readers (ifVersion 'absent' holds) but its name is still someone's.
-      const guardOptions = deleted && writeOptions.ifVersion === 'absent' ? { ...writeOptions, ifVersion: undefined } : writeOptions;
-      guardWrite({ what: deleted ? `${where} (soft-deleted)` : where, exists: existing !== undefined, owner: existing?.tags?.[OWNER_TAG], version: secret?.properties.version, mark: `${OWNER_TAG} tag`, storeType: TYPE }, guardOptions);
+      guardWrite({ what: deleted ? `${where} (soft-deleted)` : where, exists: existing !== undefined, owner: existing?.tags?.[OWNER_TAG], version: secret?.properties.version, mark: `${OWNER_TAG} tag`, storeType: TYPE, recoverable: deleted !== undefined }, writeOptions);
       if (deleted) {
         // Our own name waits in the recycle bin: bring it back rather than fail until it is purged.
         await call(store, ctx, where, async (client) => (await client.beginRecoverDeletedSecret(name, { abortSignal: ctx.signal, intervalInMs: 500 })).pollUntilDone(), 'write');

@@ -150,7 +150,7 @@ export function osKeyring(options: OsKeyringOptions = {}): SecretProvider {
         try {
           answers.set(ref.raw, { ok: true, value: jsonSecretEntry((await readText(store, ref, ctx)).text) });
         } catch (error) {
-          answers.set(ref.raw, { ok: false, error: error instanceof SecretbindError ? error : mapError(error, ref.raw) });
+          answers.set(ref.raw, { ok: false, error: mapError(error, ref.raw) });
         }
       }
       return answers;
