@@ -14,6 +14,7 @@ const providers: Record<string, () => Promise<SecretProvider>> = {
 const resolver = createSecretResolver({ repository: new MemoryBindingRepository().putStore(store), providers: [await providers[type]!()], cryptographyKey: [], timeoutMs: 30_000 });
 process.send?.('ready');
 for (let index = 0; ; index++) {
-  await resolver.writeEntry(store.name, entry, { username: `user-${index}`, password: `password-${index}` });
+  // LastPass keeps the owner mark in the notes: changing them each time puts every notes edit in the kill window.
+  await resolver.writeEntry(store.name, entry, { username: `user-${index}`, password: `password-${index}`, ...(type === 'lastpass' ? { notes: `notes-${index}` } : {}) });
   process.send?.('wrote');
 }

@@ -81,12 +81,12 @@ export function lastpass(options: LastpassOptions = {}): SecretProvider {
   // The session is checked once per store (and again after an AUTH_FAILED), not once per lookup.
   const sessions = new Map<string, Promise<string>>();
 
-  async function run(args: readonly string[], ctx: Pick<ResolveContext, 'signal'>, input?: string): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  async function run(args: readonly string[], ctx: Pick<ResolveContext, 'signal'>, input?: string | number): Promise<{ stdout: string; stderr: string; exitCode: number }> {
     const { execa } = await loadExeca();
     const result = await execa(lpassPath, args, {
       reject: false,
       // A password prompt must fail, not wait for input that never comes; a write's value arrives on stdin, never argv.
-      ...(input === undefined ? { stdin: 'ignore' } : { input }),
+      ...(input === undefined ? { stdin: 'ignore' } : typeof input === 'number' ? { stdin: input } : { input }),
       extendEnv: false,
       env: { ...allowedEnvironment(process.env), ...definedOnly(options.env), LPASS_DISABLE_PINENTRY: '1' },
       timeout: timeoutMs,

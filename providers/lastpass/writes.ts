@@ -4,6 +4,11 @@
  * standard input (lpass drops one trailing newline, so one is always sent), never in argv; `lpass rm` removes. lpass
  * cannot set custom fields on site entries, so the owner mark is the last line of the notes: `managed-by: <owner>`.
  */
+import { randomUUID } from 'node:crypto';
+import { open, unlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   formatReference,
   guardWrite,
@@ -32,7 +37,8 @@ const MAX_IDS_PER_RUN = 200;
 
 /** What the writes need from the provider: lpass runs (with optional standard input) and its error mapping. */
 export interface Lpass {
-  run(args: readonly string[], ctx: ResolveContext, input?: string): Promise<{ stdout: string; stderr: string; exitCode: number }>;
+  /** `input`: text sent through a pipe, or an open file descriptor that becomes lpass's standard input. */
+  run(args: readonly string[], ctx: ResolveContext, input?: string | number): Promise<{ stdout: string; stderr: string; exitCode: number }>;
   sync: string;
   failure(stderr: string, exitCode: number, name: string): SecretbindError;
 }
@@ -89,10 +95,10 @@ export async function writeEntry(lpass: Lpass, ref: EntryReference, value: Entry
   // The mark goes first (with the notes): a crash after it leaves an owned entry that the next write completes.
   let target = existing?.id;
   if (!existing) {
-    await change(lpass, ['add', lpass.sync, '--non-interactive', '--notes', '--', name], note, name, ctx);
+    await changeNotes(lpass, ['add', lpass.sync, '--non-interactive', '--notes', '--', name], note, name, ctx);
     target = (await findOne(lpass, name, ctx))?.id ?? name;
   } else if (existing.note !== note) {
-    await change(lpass, ['edit', lpass.sync, '--non-interactive', '--notes', '--', existing.id], note, name, ctx);
+    await changeNotes(lpass, ['edit', lpass.sync, '--non-interactive', '--notes', '--', existing.id], note, name, ctx);
   }
   for (const field of ['password', 'username', 'url'] as const) {
     const text = fields[field];
@@ -139,10 +145,35 @@ async function showMany(lpass: Lpass, ids: readonly string[], ctx: ResolveContex
   return found;
 }
 
-/** lpass writes one value per run, with the value on standard input and one newline after it (lpass drops one). */
+/**
+ * lpass writes one value per run, with the value on standard input and one newline after it (lpass drops one). For a
+ * one-line field lpass reads a line: if this process dies before writing it, lpass reads none and changes nothing.
+ */
 async function change(lpass: Lpass, args: string[], value: string, name: string, ctx: ResolveContext): Promise<void> {
   const { stderr, exitCode } = await lpass.run(args, ctx, `${value}\n`);
   if (exitCode !== 0) throw lpass.failure(stderr, exitCode, name);
+}
+
+/**
+ * Notes (which carry the owner mark) are read to the end of input, and an empty input is saved as empty notes: from a
+ * pipe, a writer killed before it wrote would leave the entry without its mark. So lpass reads the notes from a file
+ * that is whole before lpass starts and that it reads on its own. As lpass does for its own editor, the file is made
+ * in memory where there is a /dev/shm, new and private (exclusive create, mode 0600), and unlinked before the notes are
+ * written into it (at its start, without moving the offset lpass shares), so a kill at any point leaves no notes behind.
+ */
+async function changeNotes(lpass: Lpass, args: string[], notes: string, name: string, ctx: ResolveContext): Promise<void> {
+  const path = join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `secretbind-lpass-${randomUUID()}`);
+  const file = await open(path, 'wx+', 0o600);
+  const bytes = Buffer.from(`${notes}\n`, 'utf8');
+  try {
+    await unlink(path);
+    await file.write(bytes, 0, bytes.length, 0);
+    const { stderr, exitCode } = await lpass.run(args, ctx, file.fd);
+    if (exitCode !== 0) throw lpass.failure(stderr, exitCode, name);
+  } finally {
+    bytes.fill(0);
+    await file.close();
+  }
 }
 
 function fieldsOf(value: EntryValue, name: string): { password?: string; username?: string; url?: string; notes?: string } {
@@ -153,6 +184,8 @@ function fieldsOf(value: EntryValue, name: string): { password?: string; usernam
     if (!field) throw new SecretbindError('OPERATION_UNSUPPORTED', `lpass cannot set the custom field ${JSON.stringify(key)} on the site entry ${JSON.stringify(name)}; it writes password, username, url and notes.`, { storeType: TYPE });
     // lpass reads a C string: a NUL byte would end the value early.
     if (text.includes('\0')) throw new SecretbindError('CONFIG_INVALID', `The value for ${key} of ${JSON.stringify(name)} holds a NUL byte, which lpass cannot store.`, { storeType: TYPE });
+    // lpass reads these with getline: a line break would end the value there and the rest would be lost.
+    if (field !== 'notes' && text.includes('\n')) throw new SecretbindError('OPERATION_UNSUPPORTED', `lpass reads the ${field} of ${JSON.stringify(name)} as one line, so a value with a line break cannot be written there; only notes can hold several lines.`, { storeType: TYPE });
     fields[field] = text;
   }
   return fields;

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,7 +45,7 @@ function standIn(vault: Partial<StandInVault> = {}, options: LastpassOptions = {
     readFileSync(log, 'utf8')
       .split('\n')
       .filter(Boolean)
-      .map((line) => JSON.parse(line) as { pid: number; argv: string[]; pinentryDisabled: boolean; stdinIsTTY: boolean });
+      .map((line) => JSON.parse(line) as { pid: number; argv: string[]; pinentryDisabled: boolean; stdinIsTTY: boolean; stdinKind: string });
   return { provider, write, runs, vaultFile };
 }
 
@@ -232,6 +232,18 @@ describeWritableProvider({
 });
 
 describe('Provider: lastpass writes', () => {
+  it('stand-in: as edit.c, a one-line field given no line changes nothing (getline fails), while empty notes are saved', () => {
+    const { vaultFile } = standIn({ entries: [{ id: '1000000100', name: 'kept', password: 'before', note: 'old notes' }] });
+    const lpass = (args: string[]) => spawnSync(STAND_IN, args, { input: '', env: { ...process.env, LPASS_STANDIN_VAULT: vaultFile }, encoding: 'utf8' });
+    const noLine = lpass(['edit', '--non-interactive', '--password', '--', 'kept']);
+    expect([noLine.status, noLine.stderr]).toEqual([1, 'Error: getline: Success\n']);
+    expect(lpass(['add', '--non-interactive', '--password', '--', 'never-made']).status).toBe(1);
+    expect(lpass(['edit', '--non-interactive', '--notes', '--', 'kept']).status).toBe(0);
+    const entries = (JSON.parse(readFileSync(vaultFile, 'utf8')) as StandInVault).entries;
+    expect(entries.find((entry) => entry.name === 'kept')).toMatchObject({ password: 'before', note: '' });
+    expect(entries.some((entry) => entry.name === 'never-made')).toBe(false);
+  });
+
   it('sends every value on standard input, never in argv, and marks the notes first', async () => {
     const { provider, runs, vaultFile } = standIn({ entries: [...ENTRIES] });
     const resolver = createSecretResolver({ repository: new MemoryBindingRepository().putStore(STORE), providers: [provider], cryptographyKey: [] });
@@ -243,13 +255,47 @@ describe('Provider: lastpass writes', () => {
     expect(stored).toMatchObject({ group: 'Sync', username: 'svc-argv-canary', password: 'pw-argv-canary', note: 'managed-by: secretbind' });
   });
 
-  it('refuses custom fields on site entries (lpass cannot set them) and keeps a trailing newline of the value', async () => {
-    const { provider } = standIn({ entries: [...ENTRIES] });
-    const repository = new MemoryBindingRepository().putStore(STORE).putBinding({ account: 'n', store: 'lp', entry: 'Sync/newline' });
-    const resolver = createSecretResolver({ repository, providers: [provider], cryptographyKey: [] });
+  it('refuses custom fields on site entries and line breaks in one-line fields (lpass cannot keep either), before running lpass', async () => {
+    const { provider, runs } = standIn({ entries: [...ENTRIES] });
+    const resolver = createSecretResolver({ repository: new MemoryBindingRepository().putStore(STORE), providers: [provider], cryptographyKey: [] });
     expect((await failure(resolver.writeEntry('lp', 'Sync/custom', { api_key: 'x' }))).code).toBe('OPERATION_UNSUPPORTED');
-    await resolver.writeEntry('lp', 'Sync/newline', 'ends with newline\n');
-    expect(await resolver.resolvePassword({ name: 'n' })).toBe('ends with newline\n');
+    const newline = await failure(resolver.writeEntry('lp', 'Sync/newline', 'ends with newline\n'));
+    expect(newline).toMatchObject({ code: 'OPERATION_UNSUPPORTED', message: expect.stringContaining('as one line') });
+    expect(newline.message).not.toContain('ends with');
+    expect((await failure(resolver.writeEntry('lp', 'Sync/newline', { username: 'two\nlines', password: 'x' }))).code).toBe('OPERATION_UNSUPPORTED');
+    expect(runs().filter((run) => run.argv[0] === 'add' || run.argv[0] === 'edit')).toEqual([]);
+  });
+
+  it('keeps several lines in notes, and a trailing newline of notes', async () => {
+    const { provider } = standIn({ entries: [...ENTRIES] });
+    const repository = new MemoryBindingRepository().putStore(STORE).putBinding({ account: 'n', store: 'lp', entry: 'Sync/multi#notes' });
+    const resolver = createSecretResolver({ repository, providers: [provider], cryptographyKey: [] });
+    await resolver.writeEntry('lp', 'Sync/multi', { password: 'pw', notes: 'first\nsecond\n' });
+    expect(await resolver.resolvePassword({ name: 'n' })).toBe('first\nsecond\n\nmanaged-by: secretbind');
+  });
+
+  it('feeds notes (and their owner mark) from an unlinked file, so a writer killed before lpass reads cannot empty them; other fields through a pipe', async () => {
+    const { provider, runs, vaultFile } = standIn({ entries: [...ENTRIES] });
+    const resolver = createSecretResolver({ repository: new MemoryBindingRepository().putStore(STORE), providers: [provider], cryptographyKey: [] });
+    // Other test files write notes at the same time: what matters is that no file holds these notes afterwards.
+    const folder = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+    const holds = (name: string) => {
+      try {
+        return readFileSync(join(folder, name), 'utf8').includes('notes-canary');
+      } catch {
+        return false; // unlinked between the listing and the read
+      }
+    };
+    const notesLeft = () => readdirSync(folder).filter((name) => name.startsWith('secretbind-lpass-') && holds(name));
+    await resolver.writeEntry('lp', 'Sync/fd', { password: 'pw-1', notes: 'notes-canary one' });
+    await resolver.writeEntry('lp', 'Sync/fd', { password: 'pw-2', notes: 'notes-canary two' });
+    const writes = runs().filter((run) => run.argv[0] === 'add' || run.argv[0] === 'edit');
+    // Node's pipes to a child are socket pairs; a regular file is what survives the writer.
+    const kinds = writes.map((run) => [run.argv.find((arg) => ['--notes', '--password'].includes(arg)), run.stdinKind === 'file' ? 'file' : 'stream']);
+    expect(kinds).toEqual([['--notes', 'file'], ['--password', 'stream'], ['--notes', 'file'], ['--password', 'stream']]);
+    const stored = (JSON.parse(readFileSync(vaultFile, 'utf8')) as StandInVault).entries.find((entry) => entry.name === 'fd')!;
+    expect(stored).toMatchObject({ password: 'pw-2', note: 'notes-canary two\nmanaged-by: secretbind' });
+    expect(notesLeft()).toEqual([]);
   });
 
   it('keeps the notes of an adopted entry and adds the mark as their last line', async () => {
