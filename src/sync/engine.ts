@@ -166,7 +166,10 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     const base = { sync: item.sync, destination: item.destination, entry: item.entry, ...(item.source ? { source: item.source } : {}), ...(item.sourceEntry ? { sourceEntry: item.sourceEntry } : {}) };
     const keep = async (status: SyncStatus, extra: Partial<AssociationRecord> = {}): Promise<void> => {
       const changed = record?.status !== status || extra.errorCode !== record?.errorCode;
-      await state.put({ ...record, ...base, ...extra, status, changedAt: changed ? now : (record?.changedAt ?? now) });
+      const next: AssociationRecord = { ...record, ...base, ...extra, status, changedAt: changed ? now : (record?.changedAt ?? now) };
+      // A pass over unchanged entries leaves the state as it was: no put, so a file or database state is not rewritten.
+      if (record && sameRecord(record, next)) return;
+      await state.put(next);
     };
     try {
       switch (item.action) {
@@ -641,3 +644,9 @@ async function readFields(engine: Engine, storeName: string, refs: readonly Entr
   return answers;
 }
 
+/** Whether two records hold the same fields (an absent field and an undefined one are the same). */
+function sameRecord(a: AssociationRecord, b: AssociationRecord): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)] as Array<keyof AssociationRecord>);
+  for (const key of keys) if (a[key] !== b[key]) return false;
+  return true;
+}

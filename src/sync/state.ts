@@ -73,6 +73,8 @@ export class MemorySyncState implements SyncStateRepository {
  */
 export class JsonFileSyncState extends MemorySyncState {
   readonly #path: string;
+  // Whether the file lags behind memory: a pass that changed nothing does not rewrite it.
+  #dirty: boolean;
 
   constructor(path: string) {
     let stored: { key?: string; associations?: AssociationRecord[] } = {};
@@ -83,11 +85,31 @@ export class JsonFileSyncState extends MemorySyncState {
     }
     super(stored.key ? Buffer.from(stored.key, 'base64') : randomBytes(32));
     this.#path = path;
-    for (const record of stored.associations ?? []) this.put(record);
+    for (const record of stored.associations ?? []) super.put(record);
+    // A new key must reach the file with the first flush, even if nothing else does.
+    this.#dirty = !stored.key;
+  }
+
+  override put(record: AssociationRecord): void {
+    super.put(record);
+    this.#dirty = true;
+  }
+
+  override remove(sync: string, entry: string): void {
+    super.remove(sync, entry);
+    this.#dirty = true;
   }
 
   async flush(): Promise<void> {
+    if (!this.#dirty) return;
+    // Cleared before the snapshot, so a put during the write marks it again.
+    this.#dirty = false;
     const body = { version: 1, key: Buffer.from(this.key()).toString('base64'), associations: this.list() };
-    await writeFileAtomic(this.#path, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
+    try {
+      await writeFileAtomic(this.#path, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
+    } catch (error) {
+      this.#dirty = true;
+      throw error;
+    }
   }
 }

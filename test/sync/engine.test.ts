@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -186,6 +186,42 @@ describe('Sync: a KeePass folder into a .env file, with state in a JSON file', (
     expect(outcome(second)).toEqual({ ...outcome(first), CHECKMK_PROD: 'unchanged', NETBOX: 'unchanged', NO_PASSWORD: 'unchanged', CHECKMK_ALIAS: 'unchanged' });
     expect(readFileSync(envPath, 'utf8')).toBe(before);
     expect((await failure(createSyncEngine({ repository, providers, definitions: [{ ...definitions[0]!, name: 'x' }] }).run({ only: ['nope'] }))).code).toBe('CONFIG_INVALID');
+  });
+});
+
+describe('Sync: a pass over unchanged entries leaves the state alone', () => {
+  it('puts no record and does not rewrite the JSON state file, but saves a new key and every change', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'secretbind-sync-'));
+    const statePath = join(dir, 'state.json');
+    const source = memory({ entries: { 'apps/a': 'a-1', 'apps/b': 'b-1' } });
+    const repository = new MemoryBindingRepository().putStore({ name: 'src', type: 'memory' }).putStore({ name: 'dst', type: 'memtwo' });
+    class CountingState extends JsonFileSyncState {
+      puts = 0;
+      override put(record: Parameters<JsonFileSyncState['put']>[0]): void {
+        this.puts++;
+        super.put(record);
+      }
+    }
+    const state = new CountingState(statePath);
+    const engine = createSyncEngine({ repository, providers: [source, { ...memory(), type: 'memtwo' }], definitions: [{ name: 'apps', source: 'src', prefix: 'apps/', destination: 'dst' }], state });
+    await engine.run();
+    expect(state.puts).toBe(2);
+    const written = readFileSync(statePath, 'utf8');
+    const inode = statSync(statePath).ino;
+    state.puts = 0;
+    expect((await engine.run()).map((item) => item.action)).toEqual(['unchanged', 'unchanged']);
+    expect(state.puts).toBe(0);
+    expect(statSync(statePath).ino).toBe(inode); // not replaced by an atomic rewrite
+    source.rotate('apps/b', 'b-2');
+    await engine.run();
+    expect(state.puts).toBe(1);
+    expect(readFileSync(statePath, 'utf8')).not.toBe(written);
+    expect(JSON.parse(readFileSync(statePath, 'utf8')).key).toBe(JSON.parse(written).key);
+    // A state file that does not exist yet gets its key on the first flush, even when the pass put nothing.
+    const empty = new JsonFileSyncState(join(dir, 'empty.json'));
+    await createSyncEngine({ repository, providers: [source, { ...memory(), type: 'memtwo' }], definitions: [], state: empty }).run();
+    await empty.flush();
+    expect(JSON.parse(readFileSync(join(dir, 'empty.json'), 'utf8')).key).toBe(Buffer.from(empty.key()).toString('base64'));
   });
 });
 
