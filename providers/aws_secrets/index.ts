@@ -62,6 +62,12 @@ interface SecretValue {
   SecretBinary?: Uint8Array;
 }
 
+/**
+ * The SDK's default logger has an `info` that discards, yet the SDK still builds a redacted copy of every request and
+ * response for it (about a fifth of the client's time on a 100-secret listing). Without `info` it builds none; its
+ * warnings and errors are dropped too, as a library must not print (what matters reaches the caller as an error).
+ */
+const QUIET_SDK_LOGGER = { debug: () => {}, warn: () => {}, error: () => {} };
 const TYPE = 'aws_secrets';
 const BATCH_LIMIT = 20;
 
@@ -123,6 +129,7 @@ export function awsSecrets(options: AwsSecretsOptions = {}): SecretProvider {
       ...(typeof store.aws_endpoint === 'string' ? { endpoint: store.aws_endpoint } : {}),
       ...(credentials === undefined ? {} : { credentials }),
       maxAttempts: options.maxAttempts ?? 3,
+      logger: QUIET_SDK_LOGGER,
     });
     return { sdk, client };
   }
