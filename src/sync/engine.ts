@@ -656,8 +656,8 @@ function holds(record: AssociationRecord, fields: Partial<AssociationRecord>): b
  * What names an item: its definition, entry, and source where known. Built by assignment, not conditional spreads,
  * which cost V8 several times more and ran once per association per pass.
  */
-function itemAbout(definition: { name: string; destination: string }, entry: string, source: string | undefined, sourceEntry: string | undefined): { sync: string; destination: string; entry: string; source?: string; sourceEntry?: string } {
-  const about: { sync: string; destination: string; entry: string; source?: string; sourceEntry?: string } = { sync: definition.name, destination: definition.destination, entry };
+function itemAbout(definition: { name: string; destination: string }, entry: string, source: string | undefined, sourceEntry: string | undefined): Pick<SyncItem, 'sync' | 'destination' | 'entry' | 'source' | 'sourceEntry'> {
+  const about: Pick<SyncItem, 'sync' | 'destination' | 'entry' | 'source' | 'sourceEntry'> = { sync: definition.name, destination: definition.destination, entry };
   if (source) about.source = source;
   if (sourceEntry) about.sourceEntry = sourceEntry;
   return about;
