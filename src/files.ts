@@ -1,6 +1,6 @@
 /** Safe writes of whole files, for providers whose store is a file (keepass, dotenv). */
 import { randomBytes } from 'node:crypto';
-import { chmod, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, chown, link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { abortableDelay, untilAborted } from './abort.js';
 import { SecretbindError } from './errors.js';
@@ -18,7 +18,9 @@ export interface AtomicWriteOptions {
 /**
  * Replaces a file so that a reader, or a crash at any point, sees the old file or the new one, never a mix: the
  * data goes to a temporary file in the same folder, is flushed to disk, and is renamed over the target, and the
- * folder is flushed so the rename survives a power cut. An existing file's mode is kept.
+ * folder is flushed so the rename survives a power cut. An existing file's mode and group are kept, and its owner
+ * where this process may set it (root); a group this process cannot give the new file is refused
+ * (`PERMISSION_DENIED`, the file unchanged) rather than silently taking readers' access away.
  *
  * @example
  * ```ts
@@ -27,8 +29,11 @@ export interface AtomicWriteOptions {
  */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
   let mode = options.mode ?? 0o600;
+  let existing: { uid: number; gid: number } | undefined;
   try {
-    mode = (await stat(path)).mode & 0o7777;
+    const info = await stat(path);
+    mode = info.mode & 0o7777;
+    existing = { uid: info.uid, gid: info.gid };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
@@ -41,7 +46,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     } finally {
       await handle.close();
     }
-    await chmod(temporary, mode); // open's mode is narrowed by the umask
+    if (existing) await keepOwnership(temporary, path, existing);
+    await chmod(temporary, mode); // open's mode is narrowed by the umask; chown may clear set-id bits
     await options.beforeRename?.();
     await rename(temporary, path);
   } catch (error) {
@@ -49,6 +55,29 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     throw error;
   }
   await syncFolder(dirname(path));
+}
+
+/** Gives the replacement the old file's owner and group: both as root, the group alone as a member of it. */
+async function keepOwnership(temporary: string, path: string, wanted: { uid: number; gid: number }): Promise<void> {
+  const made = await stat(temporary);
+  if (made.uid === wanted.uid && made.gid === wanted.gid) return;
+  try {
+    await chown(temporary, wanted.uid, wanted.gid);
+    return;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
+  }
+  // Not root: the owner becomes this process (as with any editor's save), but the group must stay.
+  if (made.gid === wanted.gid) return;
+  try {
+    await chown(temporary, made.uid, wanted.gid);
+  } catch (error) {
+    throw new SecretbindError(
+      'PERMISSION_DENIED',
+      `Cannot rewrite ${path} keeping its group (gid ${wanted.gid}): this process (uid ${made.uid}) is not a member of that group, and a replacement with another group would lock its readers out. Run the writer as a member of gid ${wanted.gid}, or as the file's owner.`,
+      { cause: error },
+    );
+  }
 }
 
 async function syncFolder(folder: string): Promise<void> {
@@ -95,7 +124,7 @@ export async function withFileLock<T>(path: string, work: () => Promise<T>, opti
     try {
       return await work();
     } finally {
-      await unlink(lockPath).catch(() => {});
+      await releaseLock(lockPath);
     }
   } finally {
     release();
@@ -116,12 +145,64 @@ async function acquire(lockPath: string, options: FileLockOptions): Promise<void
       }
     }
     if (await isStale(lockPath)) {
-      await unlink(lockPath).catch(() => {});
+      await breakStaleLock(lockPath);
       continue;
     }
     if (options.signal?.aborted) throw options.signal.reason;
     await (options.signal ? abortableDelay(options.pollMs ?? 20, options.signal) : new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 20)));
   }
+}
+
+/**
+ * Removes a stale lock so that two writers who both saw it stale never both go on: removal happens only while
+ * holding `<lock>.break` (created exclusively), and only after checking again, under it, that the lock is still the
+ * stale one. Without that, the second writer would remove the lock the first had just made, and both would write.
+ */
+async function breakStaleLock(lockPath: string): Promise<void> {
+  const breaker = `${lockPath}.break`;
+  let handle;
+  try {
+    handle = await open(breaker, 'wx', 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return;
+    await clearAbandonedBreaker(breaker);
+    return; // someone else is breaking it: the caller tries the lock again
+  }
+  try {
+    await handle.writeFile(`${process.pid}\n`);
+    await handle.close();
+    handle = undefined;
+    if (await isStale(lockPath)) await unlink(lockPath).catch(() => {});
+  } finally {
+    await handle?.close();
+    await unlink(breaker).catch(() => {});
+  }
+}
+
+/**
+ * A breaker is held for a read and an unlink; one older than this was left by a writer killed in between. It is
+ * moved aside under a unique name and removed only if what was moved is that old file (a new breaker is put back).
+ */
+const ABANDONED_BREAKER_MS = 5000;
+
+async function clearAbandonedBreaker(breaker: string): Promise<void> {
+  const seen = await stat(breaker).catch(() => undefined);
+  if (!seen || Date.now() - seen.mtimeMs < ABANDONED_BREAKER_MS) return;
+  const aside = `${breaker}.${process.pid}.${randomBytes(6).toString('hex')}`;
+  try {
+    await rename(breaker, aside);
+  } catch {
+    return;
+  }
+  const moved = await stat(aside).catch(() => undefined);
+  if (moved && moved.ino !== seen.ino) await link(aside, breaker).catch(() => {});
+  await unlink(aside).catch(() => {});
+}
+
+/** Removes the lock if it is still this process's (it always should be; a lock is never removed on a guess). */
+async function releaseLock(lockPath: string): Promise<void> {
+  const holder = await readFile(lockPath, 'utf8').catch(() => undefined);
+  if (holder === `${process.pid}\n`) await unlink(lockPath).catch(() => {});
 }
 
 /** A lock file whose pid is not a running process (or that holds no pid at all after a while) is stale. */
