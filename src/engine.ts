@@ -57,14 +57,17 @@ export class Engine implements CallHost {
   // Stores whose *_env fields were noted: once per store record, not once per lookup.
   readonly #notedStores = new WeakSet<SecretStore>();
   readonly #refStores = new WeakMap<SecretStore, boolean>();
-  readonly #storeRefs = new StoreRefs({
-    readEntry: (storeName, reference, chain) => this.#readForStore(storeName, reference, chain),
-    warn: (store, message, detail) => this.emit({ source: 'Secrets', kind: 'provider', level: 'warn', store: store.name, storeType: store.type, message, detail }),
-  });
+  readonly #storeRefs: StoreRefs;
 
   constructor(options: EngineOptions) {
     this.repository = options.repository;
     this.timeoutMs = options.timeoutMs;
+    this.#storeRefs = new StoreRefs({
+      readEntry: (storeName, reference, chain) => this.#readForStore(storeName, reference, chain),
+      findStore: (storeName) => this.repository.findStore(storeName),
+      timeoutMs: this.timeoutMs,
+      warn: (store, message, detail) => this.emit({ source: 'Secrets', kind: 'provider', level: 'warn', store: store.name, storeType: store.type, message, detail }),
+    });
     this.onEvent = options.onEvent;
     this.#policy = options.onProviderError;
     this.stale = options.staleIfError ? new StaleCache(options.staleIfError) : undefined;

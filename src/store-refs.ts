@@ -12,6 +12,10 @@ const MAX_DEPTH = 4;
 /** What the engine lends the store-ref reader: a store by name, ready to read from, and one read. */
 export interface StoreRefHost {
   readEntry(storeName: string, reference: string, chain: readonly string[]): Promise<string>;
+  /** The store records, to find loops before anything is read. */
+  findStore(storeName: string): SecretStore | undefined | Promise<SecretStore | undefined>;
+  /** The lookup deadline: no fill is waited on for longer, whatever it waits for. */
+  readonly timeoutMs: number;
   warn(store: SecretStore, message: string, detail: Readonly<Record<string, string>>): void;
 }
 
@@ -46,17 +50,50 @@ export class StoreRefs {
   /** The store with every `<field>_ref` replaced by `<field>`. */
   fill(store: SecretStore, chain: readonly string[] = []): Promise<SecretStore> {
     // Checked before joining a pending read: in a loop that read is waiting for this one.
-    if (chain.includes(store.name) || chain.length >= MAX_DEPTH) {
-      return Promise.reject(new SecretbindError('CONFIG_INVALID', `Store ${JSON.stringify(chain[0] ?? store.name)}: its credentials come through ${[...chain, store.name].join(' -> ')}; stores cannot lend each other credentials in a loop or more than ${MAX_DEPTH} deep.`, { store: store.name, storeType: store.type }));
-    }
+    if (chain.includes(store.name) || chain.length >= MAX_DEPTH) return Promise.reject(lendingError([...chain, store.name]));
     const filled = this.#filled.get(store);
     if (filled && this.#now() - filled.at < STORE_REF_REFRESH_MS) return Promise.resolve(filled.store);
     let pending = this.#pending.get(store);
     if (!pending) {
-      pending = this.#read(store, chain, filled).finally(() => this.#pending.delete(store));
+      // The loop check runs first, on the records alone: two lookups entering a loop at different stores would
+      // otherwise each wait on the other's pending read.
+      pending = this.#findLoop(store, chain)
+        .then(() => this.#read(store, chain, filled))
+        .finally(() => this.#pending.delete(store));
       this.#pending.set(store, pending);
     }
-    return pending;
+    return this.#bounded(store, pending);
+  }
+
+  /** Walks the `_ref` fields through the store records, from `store`, and rejects on a loop or a chain too deep. */
+  async #findLoop(store: SecretStore, chain: readonly string[]): Promise<void> {
+    const path = [...chain, store.name];
+    for (const target of refTargets(store)) {
+      if (path.includes(target)) throw lendingError([...path, target]);
+      if (path.length >= MAX_DEPTH) throw lendingError([...path, target]);
+      const next = await this.#host.findStore(target);
+      if (next) await this.#findLoop(next, path);
+    }
+  }
+
+  /** Waits for a fill no longer than the lookup deadline (a fill waits on reads; reads can wait on fills). */
+  #bounded(store: SecretStore, pending: Promise<SecretStore>): Promise<SecretStore> {
+    return new Promise<SecretStore>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new SecretbindError('TIMEOUT', `Store ${JSON.stringify(store.name)}: its <field>_ref credentials were not read within ${this.#host.timeoutMs} ms.`, { store: store.name, storeType: store.type, retryable: true })),
+        this.#host.timeoutMs,
+      );
+      pending.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
   }
 
   async #read(store: SecretStore, chain: readonly string[], previous: Filled | undefined): Promise<SecretStore> {
@@ -101,6 +138,22 @@ export class StoreRefs {
     this.#filled.set(store, { at: this.#now(), store: record, values });
     return record;
   }
+}
+
+/** The stores a record's `<field>_ref` fields name. */
+function refTargets(store: SecretStore): string[] {
+  const targets: string[] = [];
+  for (const field in store) {
+    if (!field.endsWith(REF_SUFFIX) || store[field] == null) continue;
+    const target = parseStoreRef(store[field]);
+    if (target && !targets.includes(target.store)) targets.push(target.store);
+  }
+  return targets;
+}
+
+function lendingError(path: readonly string[]): SecretbindError {
+  const first = path[0]!;
+  return new SecretbindError('CONFIG_INVALID', `Store ${JSON.stringify(first)}: its credentials come through ${path.join(' -> ')}; stores cannot lend each other credentials in a loop or more than ${MAX_DEPTH} deep. Fix the <field>_ref fields of these stores.`, { store: first });
 }
 
 const FINGERPRINT_KEY = randomBytes(32);

@@ -7,6 +7,8 @@ import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createSecretResolver, createSyncEngine, MemoryBindingRepository, SecretbindError, STORE_REF_REFRESH_MS, type SecretEvent } from 'secretbind';
 import { awsSecrets } from '../providers/aws_secrets/index.js';
@@ -131,6 +133,41 @@ describe('the resolver fills <field>_ref before the store is used', () => {
     const resolver = createSecretResolver({ repository, providers: [vault({ env: {} })], cryptographyKey: [] });
     await expect(resolver.resolvePassword({ name: 'x' })).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('a -> b -> a') });
     await resolver.close();
+  });
+
+  it('A _ref loop deadlocks concurrent lookups (regression): lookups entering the loop at both ends fail at once, and so does every later one', async () => {
+    const repository = new MemoryBindingRepository();
+    repository.putStore({ name: 'a', type: 'vault', vault_url: 'http://127.0.0.1:9', vault_token_ref: 'b:t' });
+    repository.putStore({ name: 'b', type: 'vault', vault_url: 'http://127.0.0.1:9', vault_token_ref: 'a:t' });
+    repository.putBinding({ account: 'x', store: 'a', entry: 'apps/x' });
+    repository.putBinding({ account: 'y', store: 'b', entry: 'apps/y' });
+    const resolver = createSecretResolver({ repository, providers: [vault({ env: {} })], cryptographyKey: [], timeoutMs: 10_000 });
+    const started = performance.now();
+    const outcomes = await Promise.allSettled([resolver.resolvePassword({ name: 'x' }), resolver.resolvePassword({ name: 'y' })]);
+    expect(outcomes.map((outcome) => outcome.status === 'rejected' && (outcome.reason as SecretbindError).code)).toEqual(['CONFIG_INVALID', 'CONFIG_INVALID']);
+    expect(outcomes.map((outcome) => outcome.status === 'rejected' && (outcome.reason as SecretbindError).message)).toEqual([expect.stringContaining('a -> b -> a'), expect.stringContaining('b -> a -> b')]);
+    await expect(resolver.resolvePassword({ name: 'y' })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    // Found from the records, before any read: nothing waited for a deadline.
+    expect(performance.now() - started).toBeLessThan(2000);
+    await resolver.close();
+  });
+
+  it('bounds a fill by the lookup deadline when the store lending credentials never answers', async () => {
+    const silent = createServer(() => {}); // accepts and never answers
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const repository = new MemoryBindingRepository();
+    repository.putStore({ name: 'ops', type: 'vault', vault_url: url, vault_token_env: 'OPS_TOKEN' });
+    repository.putStore({ name: 'a', type: 'vault', vault_url: url, vault_token_ref: 'ops:t' });
+    repository.putBinding({ account: 'x', store: 'a', entry: 'apps/x' });
+    const resolver = createSecretResolver({ repository, providers: [vault({ env: { OPS_TOKEN: 'hvs.ops' } })], cryptographyKey: [], timeoutMs: 300 });
+    const started = performance.now();
+    const outcomes = await Promise.allSettled([resolver.resolvePassword({ name: 'x' }), resolver.resolvePassword({ name: 'x' })]);
+    expect(outcomes.map((outcome) => outcome.status === 'rejected' && (outcome.reason as SecretbindError).code)).toEqual(['TIMEOUT', 'TIMEOUT']);
+    expect(performance.now() - started).toBeLessThan(3000);
+    await resolver.close();
+    silent.closeAllConnections();
+    await new Promise((resolve) => silent.close(resolve));
   });
 
   it('reads the credentials again after STORE_REF_REFRESH_MS and keeps the old ones when a refresh fails on a retryable error', async () => {
