@@ -91,4 +91,19 @@ describe('Example: sqlite-repository', () => {
     expect(db.listAccounts().map((account) => decryptLocalPassword(account.password!, KEY))).toEqual(['a-secret', 'b-secret', 'c-secret']);
     db.close();
   });
+
+  it('migrating an account with a disabled binding leaves the account with no password (regression): the saved binding is the new, active one', async () => {
+    const db = repository().putStore({ name: 'vaultish', type: 'memory' }).putStore({ name: 'old', type: 'memory' });
+    db.putAccount({ name: 'a', password: encryptLocalPassword('a-secret', KEY) });
+    db.putBinding({ account: 'a', store: 'old', entry: 'paused/a', enabled: false });
+    const store = memory();
+    const items = await migrateAccounts({ repository: db, providers: [store], cryptographyKey: KEY, to: 'vaultish', entry: 'apps/{{ .Account }}', clearLocal: true });
+    expect(items.map((item) => item.outcome)).toEqual(['done']);
+    expect(db.findBinding('a')).toMatchObject({ account: 'a', store: 'vaultish', entry: 'apps/a' });
+    expect(db.findBinding('a')?.enabled).not.toBe(false);
+    const resolver = createSecretResolver({ repository: db, providers: [store], cryptographyKey: KEY });
+    expect(await resolver.resolvePassword({ name: 'a' })).toBe('a-secret');
+    await resolver.close();
+    db.close();
+  });
 });

@@ -82,8 +82,9 @@ function jsonEditor(text: string): Editor {
     setBinding(binding) {
       const bindings = list('bindings');
       const at = bindings.findIndex((existing) => existing.account === binding.account);
+      // Replaced whole: a key of the old binding (`enabled: false`) must not survive into the new one.
       if (at === -1) bindings.push({ ...binding });
-      else bindings[at] = { ...bindings[at], ...binding };
+      else bindings[at] = { ...binding };
     },
     removeBinding(account) {
       config.bindings = list('bindings').filter((existing) => existing.account !== account);
@@ -97,16 +98,59 @@ function jsonEditor(text: string): Editor {
 }
 
 async function yamlEditor(text: string): Promise<Editor> {
-  const { parseDocument } = await import('yaml');
+  const { parseDocument, visit, isNode } = await import('yaml');
+  type Node = import('yaml').Node;
   const document = parseDocument(text);
   const items = (key: string): Json[] => ((document.toJS() as Json)[key] as Json[] | undefined) ?? [];
+
+  /**
+   * Before a node under `path` changes, every alias elsewhere that points into it becomes a copy of what it points
+   * to: `password: *svc` on one account must keep reading the token when the account holding `&svc` is cleared.
+   */
+  const detachAliases = (path: readonly (string | number)[]): void => {
+    const changed = document.getIn(path, true);
+    if (!isNode(changed)) return;
+    const anchors = new Set<string>();
+    visit(changed, (_key, node) => {
+      if (isNode(node) && node.anchor) anchors.add(node.anchor);
+    });
+    if (changed.anchor) anchors.add(changed.anchor);
+    if (anchors.size === 0) return;
+    visit(document, {
+      Alias(_key, alias) {
+        if (!anchors.has(alias.source)) return undefined;
+        const target = alias.resolve(document);
+        if (!target) return undefined;
+        const copy = target.clone() as Node;
+        visit(copy, (_innerKey, node) => {
+          if (isNode(node)) delete node.anchor;
+        });
+        return copy;
+      },
+    });
+  };
+
+  /** Runs an edit of one account or binding and checks that no other one reads differently after it. */
+  const isolated = (key: 'accounts' | 'bindings', at: number, edit: () => void): void => {
+    const others = (): string => JSON.stringify((items(key) as unknown[]).filter((_item, index) => index !== at));
+    const before = others();
+    detachAliases([key, at]);
+    edit();
+    if (others() !== before) {
+      throw new SecretbindError('CONFIG_INVALID', `Changing ${key}[${at}] would change another of the ${key} through a YAML alias or merge key; nothing was changed. Write that value out in full and run again.`);
+    }
+  };
+
   return {
     setBinding(binding) {
       const at = items('bindings').findIndex((existing) => existing.account === binding.account);
       if (at === -1) {
         if (!document.has('bindings') || items('bindings').length === 0) document.set('bindings', document.createNode([binding]));
         else document.addIn(['bindings'], document.createNode(binding));
-      } else for (const [key, value] of Object.entries(binding)) document.setIn(['bindings', at, key], value);
+      } else {
+        // Replaced whole, as in JSON: no key of the old binding (`enabled: false`) survives.
+        isolated('bindings', at, () => document.setIn(['bindings', at], document.createNode({ ...binding })));
+      }
     },
     removeBinding(account) {
       const at = items('bindings').findIndex((existing) => existing.account === account);
@@ -114,7 +158,8 @@ async function yamlEditor(text: string): Promise<Editor> {
     },
     setPassword(account, token) {
       const at = items('accounts').findIndex((existing) => existing.name === account);
-      if (at !== -1) document.setIn(['accounts', at, 'password'], token);
+      // A new node, not the old one changed in place: an anchored scalar is shared by its aliases.
+      if (at !== -1) isolated('accounts', at, () => document.setIn(['accounts', at, 'password'], document.createNode(token)));
     },
     text: () => document.toString(),
   };

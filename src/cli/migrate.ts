@@ -28,19 +28,20 @@ export const migrate: Command = async (args, io) => {
     },
   });
   const config = await loadConfig(values.config);
-  if (!values.to) throw new SecretbindError('CONFIG_INVALID', '--to STORE is required: the store the passwords move into.');
+  // Resume takes the store from its journal; --to may repeat it.
+  if (!values.to && !values.resume) throw new SecretbindError('CONFIG_INVALID', '--to STORE is required: the store the passwords move into.');
   if (values.resume && values.rollback) throw new SecretbindError('CONFIG_INVALID', '--resume and --rollback exclude each other.');
   const journalPath = values.journal ?? join(dirname(config.path), `${config.path.replace(/^.*[\\/]/, '').replace(/\.(json|ya?ml)$/i, '')}.migrate-journal.jsonl`);
   const dryRun = values['dry-run'];
   const mode = values.rollback ? 'rollback' : values.resume ? 'resume' : 'migrate';
-  if (io.stderrIsTerminal) io.stderr(`${dryRun ? 'planning' : mode === 'rollback' ? 'rolling back' : 'migrating'} into ${values.to} (journal ${journalPath})...\n`);
+  if (io.stderrIsTerminal) io.stderr(`${dryRun ? 'planning' : mode === 'rollback' ? 'rolling back' : 'migrating'} into ${values.to ?? 'the journal\'s store'} (journal ${journalPath})...\n`);
   const sink = logSink(values['log-file']);
   const items = await migrateAccounts({
     ...(sink ? { onEvent: sink.record } : {}),
     repository: new ConfigFileRepository(config),
     providers: await providersFor(config, io),
     cryptographyKey: io.env.CRYPTOGRAPHY_KEY ?? [],
-    to: values.to,
+    ...(values.to !== undefined ? { to: values.to } : {}),
     ...(values.entry !== undefined ? { entry: values.entry } : {}),
     ...(values.field !== undefined ? { field: values.field } : {}),
     ...(values.only !== undefined ? { only: values.only.split(',').map((name) => name.trim()).filter(Boolean) } : {}),

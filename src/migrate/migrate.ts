@@ -16,11 +16,17 @@ export interface MigrateOptions {
   providers: readonly SecretProvider[];
   /** The Fernet key or keys (newest first) of the local passwords. Default: `process.env.CRYPTOGRAPHY_KEY`. */
   cryptographyKey?: FernetKeyInput;
-  /** The store the passwords move into. */
-  to: string;
-  /** The entry name, a template of `.Account` and `.Store`. Default: `{{ .Account }}`. */
+  /**
+   * The store the passwords move into. Required, except with `mode: 'resume'`, which takes each unfinished account's
+   * store from the journal (and refuses, changing nothing, when this names another).
+   */
+  to?: string;
+  /**
+   * The entry name, a template of `.Account` and `.Store`. Default: `{{ .Account }}`. **On resume the journal's entry
+   * wins**: given and rendering to another entry for an unfinished account, the run is refused before any change.
+   */
   entry?: string;
-  /** Write the password into this field of the entry (`Password`, `password`) rather than as the whole value. */
+  /** Write the password into this field of the entry (`Password`, `password`) rather than as the whole value. On resume, as `entry`. */
   field?: string;
   /** The accounts; default `repository.listAccounts()`. */
   accounts?: readonly Account[];
@@ -65,6 +71,9 @@ const after = (last: MigrationStep | undefined, step: MigrationStep): boolean =>
 
 interface Work {
   item: MigrationItem;
+  /** The entry without its field, and the field written (journaled accounts keep the journal's). */
+  name: string;
+  field: string | undefined;
   /** The listing showed no such entry and no earlier run began this account: write without reading first. */
   absent: boolean;
   account: Account;
@@ -108,14 +117,14 @@ export async function migrateAccounts(options: MigrateOptions): Promise<Migratio
   if (options.field !== undefined && (typeof options.field !== 'string' || !options.field)) throw new SecretbindError('CONFIG_INVALID', 'field must be a non-empty field name.');
 
   try {
-    const { store, provider } = await engine.storeFor(options.to);
     const records = await journal.read();
     const last = new Map<string, JournalRecord>();
     for (const record of records) last.set(record.account, record);
-    const unfinished = [...last.values()].filter((record) => record.step !== 'done' && record.step !== 'rolled-back' && record.step !== 'failed');
+    const unfinished = [...last.values()].filter(isUnfinished);
     if (mode === 'migrate' && unfinished.length > 0 && !options.dryRun) {
       throw new SecretbindError('CONFIG_INVALID', `The journal has ${unfinished.length} unfinished account(s) (${unfinished.slice(0, 3).map((record) => record.account).join(', ')}${unfinished.length > 3 ? ', ...' : ''}): finish them with --resume or undo them with --rollback.`);
     }
+    const { store, provider } = await engine.storeFor(targetStore(options.to, mode === 'resume' ? unfinished : []));
     const now = (): string => new Date().toISOString();
     const note = async (entries: ReadonlyArray<{ work: Work; step: MigrationStep; extra?: Partial<JournalRecord> }>): Promise<void> => {
       await journal.append(entries.map(({ work, step, extra }) => ({ at: now(), account: work.account.name, step, store: store.name, entry: work.item.entry, hmac: work.hmac, ...(work.clearLocal ? { clearLocal: true } : {}), ...extra })));
@@ -136,18 +145,35 @@ export async function migrateAccounts(options: MigrateOptions): Promise<Migratio
     });
     const items: MigrationItem[] = [];
     const work: Work[] = [];
+    const mismatched: string[] = [];
+    const claims = await entryClaims();
     for (const account of accounts) {
       const prior = last.get(account.name);
       const base = { account: account.name, store: store.name };
+      const journaled = prior !== undefined && isUnfinished(prior) ? prior : undefined;
       let name: string;
+      let entry: string;
       try {
         name = renderedReference(template.render({ Account: account.name, Store: store.name }), 'entry template');
         provider.checkName?.(store, parseReference(name));
+        entry = options.field === undefined ? name : `${name}#${formatReference([options.field])}`;
       } catch (error) {
-        items.push({ ...base, entry: '', action: 'refuse', outcome: 'failed', reason: (error as Error).message, code: isSecretbindError(error) ? error.code : 'REFERENCE_INVALID' });
-        continue;
+        if (!journaled) {
+          items.push({ ...base, entry: '', action: 'refuse', outcome: 'failed', reason: (error as Error).message, code: isSecretbindError(error) ? error.code : 'REFERENCE_INVALID' });
+          continue;
+        }
+        name = entry = '';
       }
-      const entry = options.field === undefined ? name : `${name}#${formatReference([options.field])}`;
+      let field = options.field;
+      if (journaled) {
+        // The journal says where this account's password went: the command line may repeat it, never change it.
+        if ((options.entry !== undefined || options.field !== undefined) && entry !== journaled.entry) {
+          mismatched.push(`${account.name} (journal: ${journaled.entry}; command line: ${entry || 'an entry the template cannot render'})`);
+        }
+        entry = journaled.entry;
+        field = parseReference(entry).field;
+        name = entryBase(entry);
+      }
       const item: MigrationItem = { ...base, entry, action: 'migrate', outcome: options.dryRun ? 'planned' : 'done', reason: 'moved into the store' };
       if (prior?.step === 'done') {
         items.push({ ...item, action: 'skip', outcome: 'skipped', reason: 'migrated before (journal)', step: 'done' });
@@ -159,13 +185,21 @@ export async function migrateAccounts(options: MigrateOptions): Promise<Migratio
         items.push({ ...item, action: 'skip', outcome: 'skipped', reason: `already bound to ${binding.store}:${binding.entry}` });
         continue;
       }
+      const claimant = journaled ? undefined : await claimedBy(account.name, name);
+      if (claimant) {
+        items.push({ ...item, action: 'refuse', outcome: 'failed', reason: `${name} in ${store.name} is the entry of account ${JSON.stringify(claimant)} (its binding or its migration references it): choose an --entry template that gives ${account.name} an entry of its own`, code: 'ENTRY_NOT_OWNED', exists: true, owned: false });
+        continue;
+      }
       const listed = listing && findListed(listing, name);
       if (listed && (listed.owned === false || (listed.owner !== undefined && listed.owner !== DEFAULT_OWNER))) {
         items.push({ ...item, action: 'refuse', outcome: 'failed', reason: `${name} exists in ${store.name} without secretbind's owner mark; choose another --entry or remove it`, code: 'ENTRY_NOT_OWNED', exists: true, owned: false });
         continue;
       }
       let password: string | undefined;
-      if (!(resuming && after(prior.step, 'verified'))) {
+      // Past `verified` the local copy may already be cleared (the journal's HMAC stands in), but while it is there
+      // it is read and compared: a password changed since must not be cleared.
+      const mayBeCleared = resuming && after(prior.step, 'verified');
+      {
         try {
           password = engine.local(account) ?? undefined;
         } catch (error) {
@@ -173,7 +207,7 @@ export async function migrateAccounts(options: MigrateOptions): Promise<Migratio
           items.push({ ...item, action: 'refuse', outcome: 'failed', reason: `Account ${JSON.stringify(account.name)}: ${failure.message}`, code: failure.code });
           continue;
         }
-        if (password === undefined) {
+        if (password === undefined && !mayBeCleared) {
           items.push({ ...item, action: 'refuse', outcome: 'failed', reason: `Account ${JSON.stringify(account.name)} has no local password to migrate.`, code: 'CONFIG_INVALID' });
           continue;
         }
@@ -185,8 +219,12 @@ export async function migrateAccounts(options: MigrateOptions): Promise<Migratio
       }
       const planned: MigrationItem = { ...item, ...(listing ? { exists: listed !== undefined, owned: listed !== undefined } : {}), ...(resuming ? { step: prior.step, reason: `resumed after ${prior.step}` } : {}) };
       items.push(planned);
-      work.push({ item: planned, absent: listing !== undefined && listed === undefined && !resuming, account, ...(password !== undefined ? { password } : {}), hmac, last: resuming ? prior.step : undefined, clearLocal: options.clearLocal === true || prior?.clearLocal === true });
+      work.push({ item: planned, name, field, absent: listing !== undefined && listed === undefined && !resuming, account, ...(password !== undefined ? { password } : {}), hmac, last: resuming ? prior.step : undefined, clearLocal: options.clearLocal === true || prior?.clearLocal === true });
     }
+    if (mismatched.length > 0) {
+      throw new SecretbindError('CONFIG_INVALID', `Resume finishes each account with the entry its journal names; the command line names others for ${mismatched.slice(0, 3).join(', ')}${mismatched.length > 3 ? ', ...' : ''}. Run --resume without --entry and --field (or with the same ones), or --rollback.`);
+    }
+    refuseSharedEntries(work);
     if (options.dryRun) return items;
 
     for (let start = 0; start < work.length; start += batchSize) await migrateBatch(work.slice(start, start + batchSize));
@@ -208,10 +246,10 @@ export async function migrateAccounts(options: MigrateOptions): Promise<Migratio
         toWrite.map(async (one) => {
           try {
             if (one.absent || (await readHmac(one)) !== one.hmac) {
-              const name = entryBase(one.item.entry);
-              const value = options.field === undefined ? one.password! : { [options.field]: one.password! };
+              if (one.password === undefined) throw new SecretbindError('CONFLICT', `The local password of ${one.account.name} is gone and ${one.item.entry} does not hold the journaled one: roll it back or restore the password.`, { account: one.account.name, store: store.name });
+              const value = one.field === undefined ? one.password : { [one.field]: one.password };
               // A new entry must stay new: someone creating it meanwhile is a CONFLICT, never overwritten.
-              const result = await writeEntry(engine, store.name, name, value, { owner: DEFAULT_OWNER, ...(options.field !== undefined ? { merge: true } : {}), ...(one.absent && options.field === undefined ? { ifVersion: 'absent' } : {}) });
+              const result = await writeEntry(engine, store.name, one.name, value, { owner: DEFAULT_OWNER, ...(one.field !== undefined ? { merge: true } : {}), ...(one.absent && one.field === undefined ? { ifVersion: 'absent' } : {}) });
               one.item.written = true;
               written.push({ work: one, step: 'written', extra: { version: result.version } });
             } else written.push({ work: one, step: 'written' });
@@ -280,6 +318,52 @@ export async function migrateAccounts(options: MigrateOptions): Promise<Migratio
       return accounts.filter((account) => options.only!.includes(account.name));
     }
 
+    /**
+     * Which account an entry of the target store already belongs to, by binding or by a journaled migration: every
+     * entry secretbind writes carries the same owner mark, so the mark alone cannot tell one account's from another's.
+     */
+    async function entryClaims(): Promise<Array<{ account: string; segments: readonly string[] }>> {
+      const claims: Array<{ account: string; segments: readonly string[] }> = [];
+      const claim = (account: string, entry: string): void => {
+        try {
+          claims.push({ account, segments: parseReference(entry).segments });
+        } catch {
+          // an unparsable binding names no entry of ours
+        }
+      };
+      let bindings = await repository.listBindings?.();
+      if (!bindings) {
+        const known = options.accounts ?? (await repository.listAccounts?.()) ?? [];
+        bindings = (await Promise.all(known.map((account) => repository.findBinding(account.name)))).filter((binding) => binding !== undefined);
+      }
+      for (const binding of bindings) if (binding.store === store.name) claim(binding.account, binding.entry);
+      for (const record of last.values()) if (record.store === store.name && record.step !== 'rolled-back' && record.step !== 'failed') claim(record.account, record.entry);
+      return claims;
+    }
+
+    async function claimedBy(account: string, name: string): Promise<string | undefined> {
+      const segments = parseReference(name).segments;
+      return claims.find((claim) => claim.account !== account && sameEntry(store.type, claim.segments, segments))?.account;
+    }
+
+    /** Two accounts of this run that would land on one entry: both are refused, naming each other. */
+    function refuseSharedEntries(planned: Work[]): void {
+      const segmentsOf = planned.map((one) => parseReference(one.name).segments);
+      const clashing = new Set<number>();
+      for (let i = 0; i < planned.length; i++) {
+        for (let j = i + 1; j < planned.length; j++) {
+          if (!sameEntry(store.type, segmentsOf[i]!, segmentsOf[j]!)) continue;
+          clashing.add(i).add(j);
+        }
+      }
+      for (const index of clashing) {
+        const one = planned[index]!;
+        const sharing = [...clashing].filter((other) => sameEntry(store.type, segmentsOf[other]!, segmentsOf[index]!)).map((other) => planned[other]!.account.name);
+        Object.assign(one.item, { action: 'refuse', outcome: 'failed', reason: `${one.name} in ${store.name} is the entry of more than one account (${sharing.join(', ')}): choose an --entry template that keeps them apart`, code: 'REFERENCE_INVALID' });
+      }
+      for (const index of [...clashing].sort((a, b) => b - a)) planned.splice(index, 1);
+    }
+
     /** Puts local passwords back from the store, verified, and removes the bindings the journal says migration made. */
     async function rollback(): Promise<MigrationItem[]> {
       if (typeof repository.saveAccountPassword !== 'function' || typeof repository.removeBinding !== 'function') {
@@ -290,7 +374,7 @@ export async function migrateAccounts(options: MigrateOptions): Promise<Migratio
         if (record.step === 'rolled-back' || (options.only && !options.only.includes(record.account))) continue;
         const item: MigrationItem = { account: record.account, store: record.store, entry: record.entry, action: 'rollback', outcome: options.dryRun ? 'planned' : 'done', reason: 'local password restored from the store; binding removed', step: record.step };
         items.push(item);
-        const one: Work = { item, absent: false, account: { name: record.account }, hmac: record.hmac!, last: record.step, clearLocal: false };
+        const one: Work = { item, name: entryBase(record.entry), field: parseReference(record.entry).field, absent: false, account: { name: record.account }, hmac: record.hmac!, last: record.step, clearLocal: false };
         if (!records.some((earlier) => earlier.account === record.account && earlier.step === 'bound')) {
           item.reason = 'never bound: the local password was never touched';
           if (!options.dryRun) await note([{ work: one, step: 'rolled-back' }]);
@@ -320,6 +404,29 @@ export async function migrateAccounts(options: MigrateOptions): Promise<Migratio
   } finally {
     await engine.close();
   }
+}
+
+const isUnfinished = (record: JournalRecord): boolean => record.step !== 'done' && record.step !== 'rolled-back' && record.step !== 'failed';
+
+/** The store a run writes into: `to`, or on resume the journal's, which `to` may repeat but not change. */
+function targetStore(to: string | undefined, unfinished: readonly JournalRecord[]): string {
+  const journaled = [...new Set(unfinished.map((record) => record.store))];
+  if (journaled.length > 1) throw new SecretbindError('CONFIG_INVALID', `The journal has unfinished accounts in several stores (${journaled.join(', ')}): roll them back with --rollback --to STORE for each.`);
+  const [from] = journaled;
+  if (from !== undefined && to !== undefined && to !== from) {
+    throw new SecretbindError('CONFIG_INVALID', `Resume finishes the accounts its journal began in ${JSON.stringify(from)}, not ${JSON.stringify(to)}: run --resume --to ${from} (or without --to), or --rollback.`, { store: to });
+  }
+  const store = from ?? to;
+  if (store === undefined) throw new SecretbindError('CONFIG_INVALID', 'to is required: the store the passwords move into.');
+  return store;
+}
+
+/** Whether two entry paths name one entry; a KeePass path may give its root group's name or leave it out. */
+function sameEntry(type: string, a: readonly string[], b: readonly string[]): boolean {
+  const equal = (x: readonly string[], y: readonly string[]): boolean => x.length === y.length && x.every((segment, index) => segment === y[index]);
+  if (equal(a, b)) return true;
+  if (type !== 'keepass') return false;
+  return (a.length === b.length + 1 && equal(a.slice(1), b)) || (b.length === a.length + 1 && equal(b.slice(1), a));
 }
 
 /** The HMAC key of the journal, derived from the first Fernet key: the journal alone cannot confirm a guess. */
