@@ -158,7 +158,9 @@ export interface SecretProvider {
   write?(store: SecretStore, name: EntryReference, value: EntryValue, options: ProviderWriteOptions, ctx: ResolveContext): Promise<WriteResult>;
   /**
    * Checks, without any call, that the store can hold an entry of this name; throws `REFERENCE_INVALID` naming the
-   * rule. Sync calls it when it plans, so a name the destination cannot hold fails before anything is written.
+   * rule. Sync and migration call it for every name they render, before anything is written: **a rendered name
+   * must stay in the store's configured scope** (its namespace, service, mount or file), so a name that would pick
+   * another (`kube-system/db-admin` from a source entry's title) is refused here, not written elsewhere.
    */
   checkName?(store: SecretStore, name: EntryReference): void;
   /**

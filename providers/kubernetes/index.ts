@@ -235,8 +235,13 @@ export function kubernetes(options: KubernetesOptions = {}): SecretProvider {
       const replaced = await call(store, ctx, where, (api, options) => api.replaceNamespacedSecret({ name, namespace, body }, options), 'write');
       return { version: replaced.metadata?.resourceVersion ?? '', created: false };
     },
-    checkName(_store, ref) {
+    checkName(store, ref) {
       checkLocation(ref);
+      // Names come from templates over source data: only the store's namespace may be named in one.
+      const [first, second] = ref.segments as [string, string | undefined];
+      if (second !== undefined && first !== store.kubernetes_namespace) {
+        throw new SecretbindError('REFERENCE_INVALID', `${JSON.stringify(ref.raw)} would be written in namespace ${JSON.stringify(first)}; sync and migration write only in the store's namespace (${typeof store.kubernetes_namespace === 'string' ? JSON.stringify(store.kubernetes_namespace) : 'kubernetes_namespace is not set'}): change the name template so that a name has no "/".`, { storeType: TYPE });
+      }
     },
     adaptName(rendered) {
       // secretbind/central/apps/db -> secretbind-central-apps-db: one Secret name in the store's namespace.

@@ -189,7 +189,11 @@ export function osKeyring(options: OsKeyringOptions = {}): SecretProvider {
       return { version: '', created: current === null };
     },
     checkName(store, ref) {
-      locate(store, ref);
+      const { service } = locate(store, ref);
+      // Names come from templates over source data: only the store's service may be named in one.
+      if (service !== serviceOf(store)) {
+        throw new SecretbindError('REFERENCE_INVALID', `${JSON.stringify(ref.raw)} would be written in service ${JSON.stringify(service)}; sync and migration write only in the store's service (${JSON.stringify(serviceOf(store))}): change the name template so that a name has no "/".`, { storeType: TYPE });
+      }
     },
     adaptName(rendered) {
       // secretbind/central/apps/db -> secretbind-central-apps-db: one account in the store's service.
