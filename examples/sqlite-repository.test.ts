@@ -54,7 +54,7 @@ describe('Example: sqlite-repository', () => {
     const source = memory({ entries: { 'apps/a': 'a-1', 'apps/b': 'b-1' } });
     const destination = { ...memory(), type: 'memtwo' };
     const definitions = [{ name: 'apps', source: 'src', prefix: 'apps/', destination: 'dst' }];
-    const first = createSyncEngine({ repository: db, providers: [source, destination], definitions, state: new SqliteSyncState(db.database) });
+    const first = createSyncEngine({ repository: db, providers: [source, destination], definitions, state: new SqliteSyncState(db.database), stateKey: KEY });
     expect((await first.run()).map((item) => item.action)).toEqual(['create', 'create']);
     db.close();
 
@@ -66,7 +66,7 @@ describe('Example: sqlite-repository', () => {
     ]);
     expect(JSON.stringify(state.list())).not.toContain('a-1');
     source.resetCounters();
-    const second = createSyncEngine({ repository: reopened, providers: [source, destination], definitions, state });
+    const second = createSyncEngine({ repository: reopened, providers: [source, destination], definitions, state, stateKey: KEY });
     expect((await second.run()).map((item) => item.action)).toEqual(['unchanged', 'unchanged']);
     expect(source.reads()).toBe(0);
     reopened.close();

@@ -3,7 +3,6 @@
  * Foreign keys give the same integrity rules as MemoryBindingRepository: a binding's store must exist
  * (STORE_NOT_FOUND), and a store still in use cannot be removed (STORE_IN_USE).
  */
-import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { checkBinding, SecretbindError, validateStoreFields, type Account, type AccountBinding, type AssociationRecord, type BindingRepository, type SecretStore, type SyncStateRepository } from 'secretbind';
 
@@ -33,10 +32,7 @@ const SCHEMA = `
     record      TEXT NOT NULL,          -- the AssociationRecord as JSON
     PRIMARY KEY (sync, entry)
   );
-  CREATE TABLE IF NOT EXISTS sync_key (
-    id  INTEGER PRIMARY KEY CHECK (id = 1),
-    key BLOB NOT NULL                   -- the HMAC key, made once
-  );`;
+  DROP TABLE IF EXISTS sync_key;        -- the HMAC key an earlier version kept beside the HMACs`;
 
 interface StoreRow {
   name: string;
@@ -162,7 +158,8 @@ export class SqliteBindingRepository implements BindingRepository {
 
 /**
  * Sync's state in the same database: `createSyncEngine({ ..., state: new SqliteSyncState(db) })`. Each put is its
- * own statement, so a process killed mid-pass keeps every association it finished; the next pass converges.
+ * own statement, so a process killed mid-pass keeps every association it finished; the next pass converges. It holds
+ * no key: pass the engine a `stateKey` kept elsewhere (a variable, a key file).
  */
 export class SqliteSyncState implements SyncStateRepository {
   readonly #db: Database.Database;
@@ -170,11 +167,6 @@ export class SqliteSyncState implements SyncStateRepository {
   constructor(db: Database.Database) {
     this.#db = db;
     this.#db.exec(SCHEMA);
-  }
-
-  key(): Uint8Array {
-    this.#db.prepare('INSERT OR IGNORE INTO sync_key (id, key) VALUES (1, ?)').run(randomBytes(32));
-    return this.#db.prepare<[], { key: Buffer }>('SELECT key FROM sync_key WHERE id = 1').get()!.key;
   }
 
   list(sync?: string): AssociationRecord[] {

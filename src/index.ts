@@ -49,7 +49,7 @@ export { createSecretLog } from './log/memory.js';
 export type { SecretLog, SecretLogOptions, SecretLogQuery, SecretLogStats, LoggedEvent } from './log/memory.js';
 export { createJsonLinesSink, readJsonLines } from './log/file.js';
 export type { JsonLinesSink, JsonLinesSinkOptions, LoggedLine } from './log/file.js';
-export { createSyncEngine } from './sync/engine.js';
+export { createSyncEngine, syncOwnerMark } from './sync/engine.js';
 export type { SyncEngine, SyncEngineOptions, SyncItem, SyncAction, SyncRunOptions } from './sync/engine.js';
 export type { LeaderElector, PassReport, SyncLoopOptions, SyncLoopState } from './sync/daemon.js';
 export { createSyncMetrics } from './sync/metrics.js';

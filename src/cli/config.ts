@@ -11,6 +11,8 @@ export interface LoadedConfig {
   accounts: Map<string, Account>;
   /** The `sync` section as written (checked by the sync engine). */
   sync: unknown[];
+  /** The deployment's name in sync's owner marks (`owner`), checked by the sync engine. */
+  owner?: string;
   path: string;
 }
 
@@ -40,7 +42,8 @@ export async function loadConfig(path: string | undefined): Promise<LoadedConfig
     }
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new SecretbindError('CONFIG_INVALID', `${path}: expected an object with stores and bindings.`);
-  const config = parsed as { stores?: unknown; bindings?: unknown; accounts?: unknown; sync?: unknown };
+  const config = parsed as { stores?: unknown; bindings?: unknown; accounts?: unknown; sync?: unknown; owner?: unknown };
+  if (config.owner !== undefined && typeof config.owner !== 'string') throw new SecretbindError('CONFIG_INVALID', `${path}: owner: expected the deployment's name, such as prod.`);
   if (config.sync !== undefined && !Array.isArray(config.sync)) throw new SecretbindError('CONFIG_INVALID', `${path}: sync: expected a list of sync definitions.`);
   let repository: MemoryBindingRepository;
   try {
@@ -60,7 +63,7 @@ export async function loadConfig(path: string | undefined): Promise<LoadedConfig
       accounts.set(record.name, record as Account);
     });
   }
-  return { repository, accounts, sync: (config.sync as unknown[] | undefined) ?? [], path };
+  return { repository, accounts, sync: (config.sync as unknown[] | undefined) ?? [], ...(typeof config.owner === 'string' ? { owner: config.owner } : {}), path };
 }
 
 /** How the command makes each store type's provider; memory is for tests and has no place in a file. */

@@ -40,14 +40,16 @@ in $CRYPTOGRAPHY_KEY or in the variable named by --key-env.`,
 Lists the entries of STORE (under PREFIX, a folder or name prefix): name, version, last update and whether
 secretbind owns it. Never prints a value. Without --recursive only PREFIX's own level is listed.
 Exit 0 on success, 1 with "error CODE: message" when the store fails.`,
-  sync: `Usage: secretbind sync --config FILE [--dry-run] [--only NAME]... [--state FILE] [--allow-deletes N] [--log-file PATH] [--json]
+  sync: `Usage: secretbind sync --config FILE [--dry-run] [--only NAME]... [--state FILE] [--allow-deletes N] [--owner NAME] [--log-file PATH] [--json]
        secretbind sync --config FILE --watch [--interval 30s] [--jitter 10%] [--listen 127.0.0.1:9464]
                        [--leader-elect --lease NAMESPACE/NAME] [--log-format text|json] [--grace 30s]
 
 Runs one pass of the configuration's "sync" definitions: writes what changed in the sources to the destinations,
-removes what secretbind owns and the source no longer has, and never touches an entry without secretbind's owner
-mark unless the definition says adopt. --dry-run prints the plan and changes nothing. The state (versions and HMACs
-of what was written, never values) is kept in FILE.sync-state.json beside the configuration unless --state says.
+removes what the definition owns and the source no longer has, and never touches an entry without the definition's
+owner mark (OWNER_DEFINITION; --owner or the configuration's "owner", default secretbind) unless it says adopt.
+--dry-run prints the plan and changes nothing. The state (versions and HMACs of what was written, never values) is
+kept in FILE.sync-state.json beside the configuration unless --state says; the HMACs are keyed from
+$SECRETBIND_STATE_KEY (else $CRYPTOGRAPHY_KEY), never kept in the state.
 --log-file PATH appends every event as a JSON line (rotated at 10 MiB, five files kept); never a value.
 A pass that would remove more than a definition's max_deletes (default 10% of its entries, at least 1), or whose
 source lists nothing where entries were synced, removes nothing (DELETE_GUARD) until --allow-deletes N confirms it.

@@ -31,6 +31,7 @@ export const sync: Command = async (args, io) => {
       'log-format': { type: 'string' },
       grace: { type: 'string' },
       'allow-deletes': { type: 'string' },
+      owner: { type: 'string' },
     },
   });
   const config = await loadConfig(values.config);
@@ -39,12 +40,15 @@ export const sync: Command = async (args, io) => {
   const allowDeletes = values['allow-deletes'] === undefined ? undefined : Number(values['allow-deletes']);
   if (allowDeletes !== undefined && (!Number.isInteger(allowDeletes) || allowDeletes < 0)) throw new SecretbindError('CONFIG_INVALID', '--allow-deletes: expected the number of removals to confirm.');
   const sink = logSink(values['log-file']);
+  // The HMAC key of the state's values: held by the operator, never written beside the state.
+  const stateKey = io.env.SECRETBIND_STATE_KEY || io.env.CRYPTOGRAPHY_KEY || undefined;
+  const identity = (loaded: typeof config) => ({ ...(stateKey ? { stateKey } : {}), ...((values.owner ?? loaded.owner) !== undefined ? { owner: values.owner ?? loaded.owner } : {}) });
   if (values.watch) {
     if (allowDeletes !== undefined) throw new SecretbindError('CONFIG_INVALID', '--allow-deletes confirms one pass: run it without --watch.');
     if (values['dry-run']) throw new SecretbindError('CONFIG_INVALID', '--watch and --dry-run exclude each other: a daemon that changes nothing has nothing to do.');
     const build = async (loaded: typeof config, state: JsonFileSyncState, onEvent: (event: SecretEvent) => void) => {
       try {
-        return createSyncEngine({ repository: loaded.repository, providers: await providersFor(loaded, io), definitions: loaded.sync as SyncDefinition[], state, onEvent });
+        return createSyncEngine({ repository: loaded.repository, providers: await providersFor(loaded, io), definitions: loaded.sync as SyncDefinition[], state, onEvent, ...identity(loaded) });
       } catch (error) {
         throw error instanceof SecretbindError ? new SecretbindError(error.code, `${loaded.path}: ${error.message}`, { cause: error }) : error;
       }
@@ -53,7 +57,7 @@ export const sync: Command = async (args, io) => {
   }
   let engine;
   try {
-    engine = createSyncEngine({ repository: config.repository, providers: await providersFor(config, io), definitions: config.sync as SyncDefinition[], state: new JsonFileSyncState(statePath), ...(sink ? { onEvent: sink.record } : {}) });
+    engine = createSyncEngine({ repository: config.repository, providers: await providersFor(config, io), definitions: config.sync as SyncDefinition[], state: new JsonFileSyncState(statePath), ...(sink ? { onEvent: sink.record } : {}), ...identity(config) });
   } catch (error) {
     throw error instanceof SecretbindError ? new SecretbindError(error.code, `${config.path}: ${error.message}`, { cause: error }) : error;
   }
@@ -72,6 +76,13 @@ export const sync: Command = async (args, io) => {
     if (dryRun) io.stdout('dry run: nothing was changed\n');
     if (items.length === 0) io.stdout('nothing to sync\n');
     else io.stdout(table([['SYNC', 'ENTRY', 'ACTION', dryRun ? 'PLANNED' : 'STATUS', 'CODE'], ...items.map((item) => [item.sync, item.entry, item.action, dryRun ? 'yes' : (item.status ?? '-'), item.code ?? ''])]));
+    // What stopped a definition's removals, once per definition, with the exact flag that confirms them.
+    const guarded = new Map<string, number>();
+    for (const item of items) if (item.code === 'DELETE_GUARD') guarded.set(item.sync, (guarded.get(item.sync) ?? 0) + 1);
+    for (const [name, count] of guarded) {
+      const why = items.find((item) => item.sync === name && item.code === 'DELETE_GUARD')!.reason.replace(/: nothing was removed.*$/, '');
+      io.stdout(`\n${name}: nothing was removed (DELETE_GUARD): ${why}.\n  If that is meant, confirm with: secretbind sync ${['--config', config.path, '--only', name].join(' ')} --allow-deletes ${count}\n`);
+    }
   }
   const failed = items.some((item) => item.outcome === 'failed' || (dryRun && item.action === 'error'));
   return failed ? EXIT.failed : EXIT.ok;

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { BindingRepository } from '../bindings.js';
 import { abortableDelay } from '../abort.js';
 import { Engine } from '../engine.js';
@@ -55,6 +55,19 @@ export interface SyncEngineOptions {
   entryBackoff?: { baseMs?: number; capMs?: number };
   /** The clock, in milliseconds since the epoch (backoff, min_update_interval). Default: Date.now. */
   now?: () => number;
+  /**
+   * The key the state's HMACs of values are made with; keep it where the operator keeps keys (a variable, a key
+   * file), **never beside the state**. Default: a random key per engine: after a restart each destination value is
+   * then read once and compared (an entry already in place is not written again), instead of trusting the HMACs.
+   */
+  stateKey?: Uint8Array | string;
+  /**
+   * This deployment's name in the owner mark, `[a-z0-9-]`, at most 30: a second secretbind syncing into the same
+   * destination (staging beside prod) names itself differently. Each definition's entries are marked
+   * `<owner>_<definition>`, so neither another definition nor another deployment counts them as its own.
+   * Default: `secretbind`.
+   */
+  owner?: string;
 }
 
 export interface SyncRunOptions {
@@ -125,6 +138,11 @@ const STATUS_BY_CODE: Partial<Record<SecretbindErrorCode, SyncStatus>> = {
  */
 export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   const definitions = checkDefinitions(options.definitions ?? []);
+  const deployment = options.owner ?? DEFAULT_OWNER;
+  if (typeof deployment !== 'string' || !/^[a-z0-9]([a-z0-9-]{0,28}[a-z0-9])?$/.test(deployment)) {
+    throw new SecretbindError('CONFIG_INVALID', `owner must be 1 to 30 lowercase letters, digits and "-", starting and ending with a letter or digit (it goes into every store's owner mark), not ${JSON.stringify(deployment)}.`);
+  }
+  const keys = stateKeys(options.stateKey);
   const state: SyncStateRepository = options.state ?? new MemorySyncState();
   const retries = options.retries ?? 3;
   const retryBaseMs = options.retryBaseMs ?? 200;
@@ -140,17 +158,24 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
   }
 
   async function pass(runOptions: SyncRunOptions, apply: boolean): Promise<SyncItem[]> {
-    const key = await state.key();
     const items: SyncItem[] = [];
+    // Every definition is planned before any writes, so two that land on one destination entry both fail, naming
+    // each other, instead of overwriting each other every pass. (A definition reading another's destination sees
+    // that one's writes on the next pass.)
+    const plans: Array<{ definition: CheckedDefinition; planned: PlannedDefinition }> = [];
     for (const definition of await selected(runOptions.only)) {
-      const planned = await planDefinition(engine, definition, state, key, retrying, runOptions.allowDeletes, apply ? backoff : backoff.view());
+      const marks = { mine: syncOwnerMark(deployment, definition.name), legacy: deployment };
+      plans.push({ definition, planned: await planDefinition(engine, definition, state, keys, marks, retrying, runOptions.allowDeletes, apply ? backoff : backoff.view()) });
+    }
+    refuseSharedEntries(plans);
+    for (const { definition, planned } of plans) {
       if (apply) {
         for (const item of planned.items) {
           if (WRITING.has(item.action) && runOptions.mayWrite && !runOptions.mayWrite()) {
             items.push({ ...item, outcome: 'planned', reason: `${item.reason}; left for later: this process may not write now` });
             continue;
           }
-          items.push(await carryOut(item, planned.desired.get(item.entry), planned.listed.get(item.entry), definition, planned.records.get(item.entry)));
+          items.push(await carryOut(item, planned.desired.get(item.entry), planned.listed.get(item.entry), definition, planned.records.get(item.entry), planned.legacy.has(item.entry)));
         }
         for (const entry of planned.forget ?? []) await state.remove(definition.name, entry);
         await state.flush?.();
@@ -161,7 +186,8 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     return items;
   }
 
-  async function carryOut(item: SyncItem, desired: Desired | undefined, existing: EntryInfo | undefined, definition: CheckedDefinition, record: AssociationRecord | undefined): Promise<SyncItem> {
+  async function carryOut(item: SyncItem, desired: Desired | undefined, existing: EntryInfo | undefined, definition: CheckedDefinition, record: AssociationRecord | undefined, legacy: boolean): Promise<SyncItem> {
+    const mark = syncOwnerMark(deployment, definition.name);
     // The item's time, as text only where a record gets it (most items of a quiet pass change nothing).
     const at = clockNow();
     let iso: string | undefined;
@@ -176,7 +202,7 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
     try {
       switch (item.action) {
         case 'unchanged':
-          await keep('SYNCED', { destinationVersion: existing?.version ?? record?.destinationVersion, valueHmac: desired!.hmac, sourceVersion: desired!.sourceVersion, errorCode: undefined });
+          await keep('SYNCED', { destinationVersion: existing?.version ?? record?.destinationVersion, valueHmac: desired!.hmac, hmacKeyId: keys.id, sourceVersion: desired!.sourceVersion, errorCode: undefined });
           return { ...item, outcome: 'done', status: 'SYNCED' };
         case 'create':
         case 'update': {
@@ -188,18 +214,20 @@ export function createSyncEngine(options: SyncEngineOptions): SyncEngine {
           }
           const result = await retrying(() =>
             writeEntry(engine, definition.destination, item.entry, desired!.value!, {
-              owner: DEFAULT_OWNER,
-              ...(definition.adopt ? { adopt: true } : {}),
+              owner: mark,
+              // An entry under the mark an earlier version wrote (the deployment's name alone), that this
+              // definition's state names, is taken over: its mark becomes the definition's.
+              ...(definition.adopt || legacy ? { adopt: true } : {}),
               // A create must stay a create. An update carries no version: a file store's version is the whole
               // file's, which the pass's own earlier writes move; each provider guards its read-modify-write itself.
               ...(item.action === 'create' ? { ifVersion: 'absent' } : {}),
             }),
           );
-          await keep('SYNCED', { destinationVersion: result.version, valueHmac: desired!.hmac, sourceVersion: desired!.sourceVersion, writtenAt: now(), errorCode: undefined });
+          await keep('SYNCED', { destinationVersion: result.version, valueHmac: desired!.hmac, hmacKeyId: keys.id, sourceVersion: desired!.sourceVersion, writtenAt: now(), errorCode: undefined });
           return { ...item, outcome: 'done', status: 'SYNCED' };
         }
         case 'delete':
-          await retrying(() => removeEntry(engine, definition.destination, item.entry, { owner: DEFAULT_OWNER }));
+          await retrying(() => removeEntry(engine, definition.destination, item.entry, { owner: legacy ? deployment : mark }));
           await state.remove(item.sync, item.entry);
           return { ...item, outcome: 'done', status: 'UNSYNCED' };
         case 'not-owned':
@@ -305,6 +333,61 @@ function statusOf(code: SecretbindErrorCode | undefined): SyncStatus {
   return STATUS_BY_CODE[code] ?? 'CLIENT_SIDE_ERROR';
 }
 
+/** The HMAC key of values, from the operator's key (or a random one), and an id that tells which key made an HMAC. */
+interface StateKeys {
+  key: Uint8Array;
+  id: string;
+}
+
+function stateKeys(input: Uint8Array | string | undefined): StateKeys {
+  if (input !== undefined && !(input instanceof Uint8Array) && typeof input !== 'string') throw new SecretbindError('CONFIG_INVALID', 'stateKey must be bytes or text.');
+  if (input !== undefined && input.length === 0) throw new SecretbindError('CONFIG_INVALID', 'stateKey is empty.');
+  const key = createHmac('sha256', input ?? randomBytes(32)).update('secretbind sync state v2').digest();
+  return { key, id: createHmac('sha256', key).update('secretbind sync state key id').digest('base64url').slice(0, 16) };
+}
+
+/**
+ * The owner mark of one definition's entries: `<deployment>_<definition>` in the characters every store's mark takes
+ * (Kubernetes and GCP labels: lowercase letters, digits, `-`, `_`, at most 63), with a hash of the name when it had
+ * to be changed or cut to fit, so two definitions never share a mark.
+ *
+ * @example
+ * ```ts
+ * syncOwnerMark('secretbind', 'apps') // 'secretbind_apps'
+ * ```
+ */
+export function syncOwnerMark(deployment: string, definition: string): string {
+  const slug = definition.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  const room = 63 - deployment.length - 1;
+  if (slug === definition && slug.length > 0 && slug.length <= room) return `${deployment}_${slug}`;
+  const hash = createHash('sha256').update(definition).digest('hex').slice(0, 8);
+  const kept = slug.slice(0, Math.max(0, room - hash.length - 1)).replace(/-+$/, '');
+  return `${deployment}_${kept ? `${kept}-` : ''}${hash}`;
+}
+
+/** Entries that two planned definitions both want in one destination: refused in both, naming each other. */
+function refuseSharedEntries(plans: ReadonlyArray<{ definition: CheckedDefinition; planned: PlannedDefinition }>): void {
+  const wanted = new Map<string, CheckedDefinition[]>();
+  for (const { definition, planned } of plans) {
+    for (const entry of planned.desired.keys()) {
+      const key = `${definition.destination}\u0000${entry}`;
+      wanted.set(key, [...(wanted.get(key) ?? []), definition]);
+    }
+  }
+  for (const { definition, planned } of plans) {
+    for (const entry of [...planned.desired.keys()]) {
+      const sharing = wanted.get(`${definition.destination}\u0000${entry}`)!;
+      if (sharing.length < 2) continue;
+      planned.desired.delete(entry);
+      const at = planned.items.findIndex((item) => item.entry === entry);
+      const reason = `Sync definitions ${sharing.map((other) => JSON.stringify(other.name)).join(' and ')} both write ${entry} in ${definition.destination}: give each its own name_template or destination.`;
+      const refused: SyncItem = { ...(at === -1 ? itemAbout(definition, entry, undefined, undefined) : planned.items[at]!), action: 'error', code: 'REFERENCE_INVALID', reason };
+      if (at === -1) planned.items.push(refused);
+      else planned.items[at] = refused;
+    }
+  }
+}
+
 /** An HMAC of a value (objects with sorted keys), keyed by the state's key. */
 function hmacOf(key: Uint8Array, value: EntryValue): string {
   const canonical = typeof value === 'string' ? `s:${value}` : `o:${JSON.stringify(Object.keys(value).sort().map((name) => [name, value[name]]))}`;
@@ -318,6 +401,25 @@ interface PlannedDefinition {
   desired: Map<string, Desired>;
   listed: Map<string, EntryInfo>;
   records: Map<string, AssociationRecord>;
+  /** Entries under an earlier version's mark (the deployment's name) that this definition's state names. */
+  legacy: Set<string>;
+}
+
+/** This definition's owner mark, and the mark earlier versions wrote for every definition (the deployment's name). */
+interface Marks {
+  mine: string;
+  legacy: string;
+}
+
+/**
+ * How an existing destination entry stands to a definition: its own (its mark, or a listing that cannot tell, where
+ * the write's own guard decides), its own under the earlier mark (`legacy`, only where its state names it), or not.
+ */
+function standing(existing: EntryInfo, marks: Marks, recorded: boolean): 'mine' | 'legacy' | 'foreign' {
+  if (existing.owned === false) return 'foreign';
+  if (existing.owner === undefined || existing.owner === marks.mine) return 'mine';
+  if (existing.owner === marks.legacy && recorded) return 'legacy';
+  return 'foreign';
 }
 
 /** The entry of an item that concerns a whole definition (its source or destination cannot be used). */
@@ -364,8 +466,10 @@ class EntryBackoff {
 /** Runs a store call again while it fails with a retryable error, within the pass's budget. */
 type Retry = <T>(call: () => Promise<T>) => Promise<T>;
 
-async function planDefinition(engine: Engine, definition: CheckedDefinition, state: SyncStateRepository, key: Uint8Array, retry: Retry, allowDeletes: number | undefined, backoff: EntryBackoff): Promise<PlannedDefinition> {
+async function planDefinition(engine: Engine, definition: CheckedDefinition, state: SyncStateRepository, keys: StateKeys, marks: Marks, retry: Retry, allowDeletes: number | undefined, backoff: EntryBackoff): Promise<PlannedDefinition> {
+  const key = keys.key;
   const records = new Map((await state.list(definition.name)).map((record) => [record.entry, record]));
+  const legacy = new Set<string>();
   const base = { sync: definition.name, destination: definition.destination };
   const items: SyncItem[] = [];
   const fail = (entry: string, error: unknown, extra: Partial<SyncItem> = {}): SyncItem => {
@@ -380,7 +484,7 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
     ({ provider: target } = await engine.storeFor(definition.destination));
   } catch (error) {
     // A destination that cannot be used fails every association, or the definition itself when it has none yet.
-    return { items: records.size > 0 ? [...records.keys()].map((entry) => fail(entry, error)) : [fail(WHOLE_DEFINITION, error)], desired: new Map(), listed: new Map(), records };
+    return { items: records.size > 0 ? [...records.keys()].map((entry) => fail(entry, error)) : [fail(WHOLE_DEFINITION, error)], desired: new Map(), listed: new Map(), records, legacy };
   }
   const adapt = adapterOf(definition, target);
   // An adapted name may not keep the template's fixed start (SECRETBIND_ for secretbind/): then list everything.
@@ -391,9 +495,9 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
   // 1. What the sources hold. A source that fails is never read as "deleted": its associations only fail this pass.
   let gathered: Gathered;
   try {
-    gathered = await gather(engine, definition, key, retry, records, backoff);
+    gathered = await gather(engine, definition, keys, retry, records, backoff);
   } catch (error) {
-    return { items: records.size > 0 ? [...records.keys()].map((entry) => fail(entry, error)) : [fail(WHOLE_DEFINITION, error)], desired: new Map(), listed: new Map(), records };
+    return { items: records.size > 0 ? [...records.keys()].map((entry) => fail(entry, error)) : [fail(WHOLE_DEFINITION, error)], desired: new Map(), listed: new Map(), records, legacy };
   }
   for (const failure of gathered.failures) {
     // A source entry that failed keeps its associations as they are and reports the failure on each of them.
@@ -426,7 +530,7 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
   try {
     listed = new Map((await listing).map((info) => [info.name, info]));
   } catch (error) {
-    return { items: [...items, ...[...desired.keys()].map((entry) => fail(entry, error))], desired, listed: new Map(), records };
+    return { items: [...items, ...[...desired.keys()].map((entry) => fail(entry, error))], desired, listed: new Map(), records, legacy };
   }
 
   // 3b. A want skipped by source version is unchanged only if the destination still holds what secretbind wrote.
@@ -434,7 +538,7 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
   for (const [entry, want] of desired) {
     const existing = listed.get(entry);
     const record = records.get(entry);
-    const inPlace = existing !== undefined && existing.version !== undefined && record?.destinationVersion === existing.version && existing.owned !== false && (existing.owner === undefined || existing.owner === DEFAULT_OWNER);
+    const inPlace = existing !== undefined && existing.version !== undefined && record?.destinationVersion === existing.version && standing(existing, marks, true) === 'mine';
     if (want.skipped && !inPlace) stale.add(want.sourceEntry!);
   }
   if (stale.size > 0) {
@@ -455,13 +559,18 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
     const existing = listed.get(entry);
     const record = records.get(entry);
     const about = itemAbout(definition, entry, want.source, want.sourceEntry);
+    const stands = existing ? standing(existing, marks, record !== undefined) : 'mine';
+    if (stands === 'legacy') legacy.add(entry);
+    // HMACs made with another key (a restart without a configured stateKey) say nothing: the value is compared instead.
+    const known = record?.hmacKeyId === keys.id;
     if (!existing) {
       items.push({ ...about, action: 'create', reason: record ? 'missing from the destination; recreated' : 'new' });
-    } else if (existing.owned === false || (existing.owner !== undefined && existing.owner !== DEFAULT_OWNER)) {
-      items.push(definition.adopt ? { ...about, action: 'update', reason: 'taken over (adopt)' } : { ...about, action: 'not-owned', reason: `${entry} exists without secretbind's owner mark; set adopt: true to take it over`, code: 'ENTRY_NOT_OWNED' });
-    } else if (record && record.valueHmac === want.hmac && existing.version !== undefined && record.destinationVersion === existing.version) {
+    } else if (stands === 'foreign') {
+      const whose = existing.owner === undefined ? "without this definition's owner mark" : `with the owner mark ${JSON.stringify(existing.owner)}, not this definition's (${JSON.stringify(marks.mine)})`;
+      items.push(definition.adopt ? { ...about, action: 'update', reason: 'taken over (adopt)' } : { ...about, action: 'not-owned', reason: `${entry} exists ${whose}; set adopt: true to take it over`, code: 'ENTRY_NOT_OWNED' });
+    } else if (known && record && record.valueHmac === want.hmac && existing.version !== undefined && record.destinationVersion === existing.version) {
       items.push({ ...about, action: 'unchanged', reason: 'unchanged' });
-    } else if (record && record.destinationVersion === existing.version && existing.version !== undefined) {
+    } else if (known && record && record.destinationVersion === existing.version && existing.version !== undefined) {
       items.push({ ...about, action: 'update', reason: 'the source changed' });
     } else {
       // The destination moved since secretbind wrote it (or no record says what it wrote): look at its value.
@@ -471,7 +580,7 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
       // A store of single values holds an object as its JSON text: that is the same value.
       const inPlace = currentHmac === want.hmac || (answer?.ok === true && typeof answer.value === 'string' && typeof want.value === 'object' && currentHmac === hmacOf(key, JSON.stringify(want.value)));
       if (inPlace) items.push({ ...about, action: 'unchanged', reason: 'already in place' });
-      else if (record && currentHmac !== undefined && currentHmac !== record.valueHmac) {
+      else if (known && record && currentHmac !== undefined && currentHmac !== record.valueHmac) {
         items.push(definition.on_drift === 'report' ? { ...about, action: 'conflict', reason: `${entry} was changed outside secretbind (drift); on_drift is "report"`, code: 'CONFLICT' } : { ...about, action: 'update', reason: 'changed outside secretbind (drift); overwritten' });
       } else items.push({ ...about, action: 'update', reason: record ? 'the source changed' : 'differs from the source' });
     }
@@ -482,26 +591,36 @@ async function planDefinition(engine: Engine, definition: CheckedDefinition, sta
   {
     const failedSources = new Set(gathered.failures.map((failure) => failure.sourceEntry));
     const deletes: SyncItem[] = [];
+    const failedEntries = new Set(gathered.failures.map((failure) => failure.entry));
     for (const [entry, record] of records) {
       if (desired.has(entry) || byEntry.has(entry) || (record.sourceEntry !== undefined && failedSources.has(record.sourceEntry))) continue;
       const existing = listed.get(entry);
-      if (existing && existing.owned !== false && (existing.owner === undefined || existing.owner === DEFAULT_OWNER)) {
+      const stands = existing && standing(existing, marks, true);
+      if (stands === 'mine' || stands === 'legacy') {
+        if (stands === 'legacy') legacy.add(entry);
         deletes.push({ ...base, entry, action: 'delete', reason: 'gone from the source', ...(record.source ? { source: record.source } : {}), ...(record.sourceEntry ? { sourceEntry: record.sourceEntry } : {}) });
       } else {
         forget.push(entry);
       }
     }
+    // Entries under this definition's own mark that nothing maps to are orphans whatever the state holds: a new
+    // replica's empty state must not keep them forever. (Only an exact mark: the listing must show owners.)
+    for (const [entry, existing] of listed) {
+      if (existing.owner !== marks.mine || records.has(entry) || desired.has(entry) || byEntry.has(entry) || failedEntries.has(entry)) continue;
+      deletes.push({ ...base, entry, action: 'delete', reason: "carries this definition's owner mark and no source entry maps to it" });
+    }
     // A source that lists nothing where entries were synced has more likely failed than been emptied; a pass that
     // would remove more than max_deletes is more likely wrong than meant. Either way nothing is removed until an
     // operator confirms the count with allowDeletes (--allow-deletes N).
-    const maxDeletes = definition.max_deletes ?? Math.max(1, Math.floor(records.size / 10));
+    const owned = new Set([...records.keys(), ...[...listed].filter(([, info]) => info.owner === marks.mine).map(([entry]) => entry)]).size;
+    const maxDeletes = definition.max_deletes ?? Math.max(1, Math.floor(owned / 10));
     const confirmed = allowDeletes !== undefined && allowDeletes >= deletes.length;
-    const guard = gathered.listedEmpty && deletes.length > 0 ? `the source listed no entries where ${records.size} were synced` : deletes.length > maxDeletes ? `this pass would remove ${deletes.length} entries, more than max_deletes (${maxDeletes})` : undefined;
+    const guard = gathered.listedEmpty && deletes.length > 0 ? `the source listed no entries where ${owned} were synced` : deletes.length > maxDeletes ? `this pass would remove ${deletes.length} entries, more than max_deletes (${maxDeletes})` : undefined;
     if (guard && !confirmed) {
       for (const item of deletes) items.push({ ...item, action: 'error', code: 'DELETE_GUARD', reason: `${guard}: nothing was removed; if that is meant, confirm with --allow-deletes ${deletes.length} (allowDeletes: ${deletes.length})` });
     } else items.push(...deletes);
   }
-  return { items, desired, listed, records, forget };
+  return { items, desired, listed, records, forget, legacy };
 }
 
 interface Gathered {
@@ -519,7 +638,8 @@ interface Gathered {
  * listed source entry whose version is the one every association of it was synced from is not read: its wants carry
  * the recorded HMAC and no value, and are read only if the destination moved.
  */
-async function gather(engine: Engine, definition: CheckedDefinition, key: Uint8Array, retry: Retry, records: ReadonlyMap<string, AssociationRecord>, backoff: EntryBackoff): Promise<Gathered> {
+async function gather(engine: Engine, definition: CheckedDefinition, keys: StateKeys, retry: Retry, records: ReadonlyMap<string, AssociationRecord>, backoff: EntryBackoff): Promise<Gathered> {
+  const key = keys.key;
   const { store: destination, provider: destinationProvider } = await engine.storeFor(definition.destination);
   const desired: Desired[] = [];
   const failures: Gathered['failures'] = [];
@@ -602,7 +722,7 @@ async function gather(engine: Engine, definition: CheckedDefinition, key: Uint8A
   const toRead: string[] = [];
   for (const [sourceEntry, version] of versions) {
     const synced = bySource.get(sourceEntry) ?? [];
-    const unchanged = version !== undefined && synced.length > 0 && synced.every((record) => record.sourceVersion === version && record.status === 'SYNCED' && record.valueHmac !== undefined);
+    const unchanged = version !== undefined && synced.length > 0 && synced.every((record) => record.sourceVersion === version && record.status === 'SYNCED' && record.valueHmac !== undefined && record.hmacKeyId === keys.id);
     if (!unchanged) {
       toRead.push(sourceEntry);
       continue;

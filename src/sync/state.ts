@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { MaybePromise } from '../bindings.js';
 import type { SecretbindErrorCode } from '../errors.js';
@@ -20,8 +19,13 @@ export interface AssociationRecord {
   destinationVersion?: string;
   /** The source entry's version when it was last synced, where the source's listing has versions. */
   sourceVersion?: string;
-  /** HMAC-SHA256 of the value last written, keyed by the state's key: a short password cannot be guessed from it. */
+  /**
+   * HMAC-SHA256 of the value last written, under the engine's `stateKey`, which is never kept with the state: a short
+   * password cannot be guessed from the state alone.
+   */
   valueHmac?: string;
+  /** Which key `valueHmac` was made with (an HMAC of a fixed text, not the key): another key's HMACs are not compared. */
+  hmacKeyId?: string;
   status: SyncStatus;
   /** When secretbind last wrote the entry, ISO 8601 (for min_update_interval). */
   writtenAt?: string;
@@ -30,10 +34,11 @@ export interface AssociationRecord {
   errorCode?: SecretbindErrorCode;
 }
 
-/** Where sync keeps its associations. Any database can implement it; writes may be buffered until `flush`. */
+/**
+ * Where sync keeps its associations. Any database can implement it; writes may be buffered until `flush`. It holds
+ * no key: the HMACs of values are keyed by the engine's `stateKey`, which the operator keeps elsewhere.
+ */
 export interface SyncStateRepository {
-  /** The HMAC key for values: made once and kept with the state. */
-  key(): MaybePromise<Uint8Array>;
   list(sync?: string): MaybePromise<readonly AssociationRecord[]>;
   put(record: AssociationRecord): MaybePromise<void>;
   remove(sync: string, entry: string): MaybePromise<void>;
@@ -44,15 +49,6 @@ export interface SyncStateRepository {
 /** Associations in memory: the library's default, and what tests use. */
 export class MemorySyncState implements SyncStateRepository {
   readonly #records = new Map<string, AssociationRecord>();
-  readonly #key: Uint8Array;
-
-  constructor(key: Uint8Array = randomBytes(32)) {
-    this.#key = key;
-  }
-
-  key(): Uint8Array {
-    return this.#key;
-  }
 
   list(sync?: string): AssociationRecord[] {
     return [...this.#records.values()].filter((record) => sync === undefined || record.sync === sync).map((record) => ({ ...record }));
@@ -69,7 +65,8 @@ export class MemorySyncState implements SyncStateRepository {
 
 /**
  * Associations in a JSON file, written atomically on `flush` (the command flushes after every definition). A missing
- * file starts empty with a new key; a process killed before a flush loses only what the next pass re-derives.
+ * file starts empty; a process killed before a flush loses only what the next pass re-derives. The file holds no key
+ * (a key left there by an earlier version is dropped on the next flush).
  */
 export class JsonFileSyncState extends MemorySyncState {
   readonly #path: string;
@@ -83,11 +80,11 @@ export class JsonFileSyncState extends MemorySyncState {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
-    super(stored.key ? Buffer.from(stored.key, 'base64') : randomBytes(32));
+    super();
     this.#path = path;
     for (const record of stored.associations ?? []) super.put(record);
-    // A new key must reach the file with the first flush, even if nothing else does.
-    this.#dirty = !stored.key;
+    // A key an earlier version kept beside the HMACs leaves the file with the first flush, even if nothing else changes.
+    this.#dirty = stored.key !== undefined;
   }
 
   override put(record: AssociationRecord): void {
@@ -104,7 +101,7 @@ export class JsonFileSyncState extends MemorySyncState {
     if (!this.#dirty) return;
     // Cleared before the snapshot, so a put during the write marks it again.
     this.#dirty = false;
-    const body = { version: 1, key: Buffer.from(this.key()).toString('base64'), associations: this.list() };
+    const body = { version: 2, associations: this.list() };
     try {
       await writeFileAtomic(this.#path, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
     } catch (error) {

@@ -46,7 +46,7 @@ describe('Sync: a pass killed at random points', () => {
       for (const key of keys) expect(copied[`COPY_${key}`]).toBe(sourceValues[key]);
       // ...and the one after it has nothing left to write.
       const settled = await createSyncEngine({ repository, providers: [dotenv()], definitions, state: new JsonFileSyncState(statePath) }).run();
-      expect(settled.every((item) => item.action === 'unchanged')).toBe(true);
+      expect(settled.every((item) => item.action === 'unchanged'), JSON.stringify(settled.filter((item) => item.action !== 'unchanged'))).toBe(true);
     }
     expect(killedMidway).toBeGreaterThan(0);
   });

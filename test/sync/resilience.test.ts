@@ -25,7 +25,7 @@ describe('Sync: the mass-delete guard', () => {
     const stopped = guarded.filter((item) => item.code === 'DELETE_GUARD');
     expect(stopped).toHaveLength(6);
     expect(stopped[0]).toMatchObject({ action: 'error', outcome: 'failed', status: 'CLIENT_SIDE_ERROR', reason: expect.stringContaining('--allow-deletes 6') });
-    expect(destination.ownerOf('c/a5')).toBe('secretbind');
+    expect(destination.ownerOf('c/a5')).toBe('secretbind_apps');
     expect((await state.list('apps')).find((record) => record.entry === 'c/a5')).toMatchObject({ status: 'CLIENT_SIDE_ERROR', errorCode: 'DELETE_GUARD' });
     expect((await engine.run({ allowDeletes: 5 })).filter((item) => item.code === 'DELETE_GUARD')).toHaveLength(6);
     const confirmed = await engine.run({ allowDeletes: 6 });
@@ -113,7 +113,6 @@ describe('Sync: every association status', () => {
     const flaky = new MemorySyncState();
     let refuse = true;
     const failingState = {
-      key: () => flaky.key(),
       list: (sync?: string) => flaky.list(sync),
       remove: (sync: string, entry: string) => flaky.remove(sync, entry),
       put: (record: Parameters<MemorySyncState['put']>[0]) => {
