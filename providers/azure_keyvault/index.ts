@@ -5,11 +5,13 @@
  * value land in one call); a secret we own that sits soft-deleted is recovered before it is written.
  */
 import {
+  forEachLimit,
   formatReference,
   guardWrite,
   jsonSecretEntry,
   jsonSecretField,
   jsonSecretText,
+  parseReference,
   peerLoader,
   readEachOnce,
   rateBudget,
@@ -283,6 +285,16 @@ export function azureKeyVault(options: AzureKeyVaultOptions = {}): SecretProvide
           }
         }
       });
+      // The listing carries no version; with metadata each secret's newest version is looked up (a call each), so
+      // `ls` shows what --if-version takes.
+      if (listOptions.metadata) {
+        const positions = entries.map((_entry, index) => index);
+        await forEachLimit(positions, READS_AT_ONCE, async (index) => {
+          const entry = entries[index]!;
+          const newest = await newestVersion(store, parseReference(entry.name).segments[0]!, ctx);
+          if (newest?.version) entries[index] = { ...entry, version: newest.version };
+        });
+      }
       return entries;
     },
     async write(store, ref, value, writeOptions, ctx) {

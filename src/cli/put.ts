@@ -27,7 +27,8 @@ export const put: Command = async (args, io) => {
       ...(values['if-version'] === undefined ? {} : { ifVersion: values['if-version'] }),
     });
     if (values.json) io.stdout(`${JSON.stringify({ store, entry: name, ...(values.field ? { field: values.field } : {}), ...result })}\n`);
-    else io.stdout(`${result.created ? 'created' : 'updated'} ${name} in ${store}: version ${result.version}\n`);
+    // A store without versions (the OS keyring) says so rather than printing an empty one.
+    else io.stdout(`${result.created ? 'created' : 'updated'} ${name} in ${store}${result.version ? `: version ${result.version}` : ' (this store keeps no versions)'}\n`);
     return EXIT.ok;
   } finally {
     await resolver.close();
