@@ -38,6 +38,9 @@ describe('Example: Kubernetes manifests', () => {
     const configVolume = pod.volumes.find((volume) => volume.configMap)!;
     expect(configVolume.configMap!.name).toBe(find('ConfigMap').metadata.name);
     expect(arg('config')!.startsWith(container!.volumeMounts.find((mount) => mount.name === configVolume.name)!.mountPath)).toBe(true);
+    // The state where a standby finds it after a failover: a Secret in the namespace, not a pod's emptyDir.
+    expect(arg('state')).toBe(`kubernetes:${deployment.metadata.namespace}/secretbind-sync-state`);
+    expect(JSON.stringify(pod.volumes)).not.toContain('emptyDir');
   });
 
   it('grants the Role exactly what the daemon needs on Secrets and Leases, bound to its ServiceAccount', () => {

@@ -50,6 +50,7 @@ export type { SecretLog, SecretLogOptions, SecretLogQuery, SecretLogStats, Logge
 export { createJsonLinesSink, readJsonLines } from './log/file.js';
 export type { JsonLinesSink, JsonLinesSinkOptions, LoggedLine } from './log/file.js';
 export { createSyncEngine, syncOwnerMark } from './sync/engine.js';
+export { StoreSyncState, type StoreSyncStateOptions } from './sync/store-state.js';
 export type { SyncEngine, SyncEngineOptions, SyncItem, SyncAction, SyncRunOptions } from './sync/engine.js';
 export type { LeaderElector, PassReport, SyncLoopOptions, SyncLoopState } from './sync/daemon.js';
 export { createSyncMetrics } from './sync/metrics.js';

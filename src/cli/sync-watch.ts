@@ -4,7 +4,8 @@
  * SIGTERM and SIGINT finish the write in flight, save the state, release the lease and exit 0; a second signal exits at
  * once. SIGHUP reloads the configuration, keeping the old one when the new one is bad.
  */
-import { createSyncMetrics, formatEvent, isSecretbindError, JsonFileSyncState, SecretbindError, serveSyncStatus, type JsonLinesSink, type LeaderElector, type SecretEvent, type SyncEngine, type SyncMetrics, type SyncStatusServer } from 'secretbind';
+import { createSyncMetrics, formatEvent, isSecretbindError, SecretbindError, serveSyncStatus, type JsonLinesSink, type LeaderElector, type SecretEvent, type SyncEngine, type SyncMetrics, type SyncStateRepository, type SyncStatusServer } from 'secretbind';
+import { openState } from './sync-state.js';
 import { loadConfig, type LoadedConfig } from './config.js';
 import { EXIT, parseDuration, type CliIo } from './shared.js';
 
@@ -21,7 +22,7 @@ export interface WatchOptions {
   logFormat: 'text' | 'json';
   graceMs: number;
   sink: JsonLinesSink | undefined;
-  build: (config: LoadedConfig, state: JsonFileSyncState, onEvent: (event: SecretEvent) => void) => Promise<SyncEngine>;
+  build: (config: LoadedConfig, state: SyncStateRepository, onEvent: (event: SecretEvent) => void) => Promise<SyncEngine>;
 }
 
 export function watchOptionsFrom(values: Record<string, string | boolean | string[] | undefined>): Pick<WatchOptions, 'intervalMs' | 'jitter' | 'listen' | 'lease' | 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs' | 'logFormat' | 'graceMs'> {
@@ -69,7 +70,7 @@ export async function watchSync(options: WatchOptions, io: CliIo): Promise<numbe
     metrics?.record(event);
   };
 
-  const state = new JsonFileSyncState(options.statePath);
+  const state = await openState(options.statePath);
   let engine = await options.build(await loadConfig(options.configPath), state, onEvent);
   const leaderFor = async (): Promise<LeaderElector | undefined> => {
     if (!options.lease) return undefined;

@@ -4,7 +4,8 @@
  */
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createSyncEngine, JsonFileSyncState, SecretbindError, type SecretEvent, type SyncDefinition } from 'secretbind';
+import { createSyncEngine, SecretbindError, type SecretEvent, type SyncDefinition, type SyncStateRepository } from 'secretbind';
+import { openState } from './sync-state.js';
 import { watchOptionsFrom, watchSync } from './sync-watch.js';
 import { loadConfig, providersFor } from './config.js';
 import { CONFIG_OPTIONS, EXIT, table, type Command } from './shared.js';
@@ -46,7 +47,7 @@ export const sync: Command = async (args, io) => {
   if (values.watch) {
     if (allowDeletes !== undefined) throw new SecretbindError('CONFIG_INVALID', '--allow-deletes confirms one pass: run it without --watch.');
     if (values['dry-run']) throw new SecretbindError('CONFIG_INVALID', '--watch and --dry-run exclude each other: a daemon that changes nothing has nothing to do.');
-    const build = async (loaded: typeof config, state: JsonFileSyncState, onEvent: (event: SecretEvent) => void) => {
+    const build = async (loaded: typeof config, state: SyncStateRepository, onEvent: (event: SecretEvent) => void) => {
       try {
         return createSyncEngine({ repository: loaded.repository, providers: await providersFor(loaded, io), definitions: loaded.sync as SyncDefinition[], state, onEvent, ...identity(loaded) });
       } catch (error) {
@@ -57,7 +58,7 @@ export const sync: Command = async (args, io) => {
   }
   let engine;
   try {
-    engine = createSyncEngine({ repository: config.repository, providers: await providersFor(config, io), definitions: config.sync as SyncDefinition[], state: new JsonFileSyncState(statePath), ...(sink ? { onEvent: sink.record } : {}), ...identity(config) });
+    engine = createSyncEngine({ repository: config.repository, providers: await providersFor(config, io), definitions: config.sync as SyncDefinition[], state: await openState(statePath), ...(sink ? { onEvent: sink.record } : {}), ...identity(config) });
   } catch (error) {
     throw error instanceof SecretbindError ? new SecretbindError(error.code, `${config.path}: ${error.message}`, { cause: error }) : error;
   }
