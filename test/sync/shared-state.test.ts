@@ -32,7 +32,7 @@ describe('Sync state in a Kubernetes Secret', () => {
     const leader = replica();
     expect((await leader.run()).map((item) => item.action)).toEqual(['create', 'create']);
     await leader.close();
-    const stored = server.state.objects.get('secrets/secretbind/secretbind-sync-state') as { data: Record<string, string>; metadata: { labels: Record<string, string> } };
+    const stored = server.state.objects.get('secrets/secretbind/secretbind-sync-state') as unknown as { data: Record<string, string>; metadata: { labels: Record<string, string> } };
     const text = Buffer.from(stored.data.state!, 'base64').toString('utf8');
     expect(JSON.parse(text).associations).toHaveLength(2);
     expect(text).not.toMatch(/db-pw|key-pw|"key"/);
