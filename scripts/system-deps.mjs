@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The system packages the tests run against, checked before `npm test` and by .ci/run: Python's cryptography
 // (the Fernet round trip), the real lpass (the stand-in is compared with it), openssl (certificates for the HTTPS
-// stand-ins), keepassxc-cli (it must open the KeePass files secretbind writes), and gnome-keyring on a private D-Bus
+// stand-ins), keepassxc-cli and pykeepass (both must open the KeePass files secretbind writes), and gnome-keyring on a private D-Bus
 // session (the Secret Service os_keyring talks to). As root with apt-get (CI, a fresh machine) missing ones are
 // installed; otherwise the script stops and says what to install, rather than letting tests fail obscurely.
 import { spawnSync } from 'node:child_process';
@@ -18,6 +18,8 @@ const needs = [
   { debian: 'openssl', other: 'brew install openssl', present: () => works('openssl', ['version']) },
   // keepassxc-cli opens the KeePass files the keepass provider writes.
   { debian: 'keepassxc', other: 'brew install --cask keepassxc', present: () => works('keepassxc-cli', ['--version']) },
+  // pykeepass reads back the KeePass files secretbind writes, as a second real reader beside KeePassXC.
+  { debian: 'python3-pykeepass', other: 'pip install pykeepass', present: () => works('/usr/bin/python3', ['-c', 'import pykeepass']) },
   // A real Secret Service for os_keyring: gnome-keyring on a private session bus, secret-tool to seed and check it.
   { debian: 'gnome-keyring', other: 'a Linux machine with gnome-keyring', present: () => works('gnome-keyring-daemon', ['--version']) },
   { debian: 'libsecret-tools', other: 'a Linux machine with libsecret-tools', present: () => !spawnSync('secret-tool', ['--version'], { stdio: 'ignore' }).error },

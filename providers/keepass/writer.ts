@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type * as Kdbxweb from 'kdbxweb';
 import { fileVersion, guardWrite, SecretbindError, withFileLock, writeFileAtomic, type EntryReference, type EntryValue, type ProviderRemoveOptions, type ProviderWriteOptions, type WriteResult } from 'secretbind';
+import { completeForKeePassXC } from './complete.js';
 import { fieldText, OWNER_FIELD, sameSignature, signatureOf, type FileSignature, type KdbxwebModule, type OpenRequest } from './database.js';
 
 const TYPE = 'keepass';
@@ -117,6 +118,7 @@ export class KeepassWriter {
       }
     }
     if (done.length === 0) return;
+    completeForKeePassXC(kdbxweb, db);
     const saved = Buffer.from(await db.save());
     await writeFileAtomic(request.path, saved, {
       beforeRename: async () => {
