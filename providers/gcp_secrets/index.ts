@@ -2,6 +2,7 @@
  * gcp_secrets: Google Cloud Secret Manager through @google-cloud/secret-manager (6.x: the newest line that runs on
  * Node 20), on its default gRPC transport. Freshness: read live on every lookup; one client per store configuration,
  * whose auth caches its token. Writes carry the label `managed-by`, set on the secret before a version is added.
+ * Every call is cancelled at the caller's deadline and on close(), so a hung service holds nothing open.
  */
 import {
   formatReference,
@@ -14,6 +15,7 @@ import {
   readEachOnce,
   rateBudget,
   SecretbindError,
+  untilAborted,
   validateStoreFields,
   WithheldError,
   type EntryInfo,
@@ -40,7 +42,11 @@ export interface GcpSecretsOptions {
 export interface GcpSecretManagerModule {
   SecretManagerServiceClient: new (options?: Record<string, unknown>) => SecretManagerClientLike;
 }
-type Pending<T> = Promise<T> & { cancel?: () => void };
+/**
+ * What the client's methods return. In 6.x a plain Promise: the generated methods chain `.then` onto gax's cancellable
+ * promise, so its `cancel` never reaches the caller. Calls are cancelled through a gRPC interceptor instead.
+ */
+type Pending<T> = Promise<T>;
 interface SecretMessage {
   name?: string | null;
   labels?: Record<string, string> | null;
@@ -52,9 +58,14 @@ interface VersionMessage {
   state?: string | number | null;
 }
 interface CallOptions {
-  timeout?: number;
   retry?: null;
-  maxRetries?: number;
+  /** `options` are the gRPC call options (gax sets their `deadline`); the REST fallback ignores them. */
+  otherArgs?: { options?: { interceptors?: GrpcInterceptor[] } };
+}
+/** A grpc-js client interceptor, reduced to what cancelling a call needs (no import of @grpc/grpc-js). */
+type GrpcInterceptor = (options: unknown, nextCall: (options: unknown) => GrpcCall) => GrpcCall;
+interface GrpcCall {
+  cancelWithStatus(status: number, details: string): void;
 }
 interface SecretManagerClientLike {
   auth: { getCredentials(): Promise<{ client_email?: string }> };
@@ -84,7 +95,7 @@ const GCP_QUOTAS = { access: 1500, read: 10, write: 10 } as const;
 /** Secrets a bulk read asks for at once. */
 const READS_AT_ONCE = 8;
 /** gRPC status numbers, as the client reports them. */
-const GRPC = { INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
+const GRPC = { CANCELLED: 1, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7, RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, INTERNAL: 13, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
 
 /**
  * A provider for `gcp_secrets` stores (`gcp_project`; `gcp_credentials_file` for a service-account key, otherwise
@@ -101,6 +112,8 @@ export function gcpSecrets(options: GcpSecretsOptions = {}): SecretProvider {
   const load = peerLoader(TYPE, '@google-cloud/secret-manager', options.lib, () => import('@google-cloud/secret-manager') as unknown as Promise<GcpSecretManagerModule>, INSTALL);
   const clients = new Map<string, Promise<SecretManagerClientLike>>();
   const pageSize = options.pageSize ?? 250;
+  /** Cancels each call in flight: close() ends them all, whoever's deadline they run under. */
+  const inFlight = new Set<() => void>();
 
   function clientFor(store: SecretStore): Promise<SecretManagerClientLike> {
     const key = JSON.stringify([store.gcp_project, store.gcp_credentials_file, store.gcp_location]);
@@ -131,21 +144,39 @@ export function gcpSecrets(options: GcpSecretsOptions = {}): SecretProvider {
   }
 
   async function call<T>(store: SecretStore, ctx: ResolveContext, what: string, kind: 'access' | 'read' | 'write', run: (client: SecretManagerClientLike, callOptions: CallOptions) => Pending<T>): Promise<T> {
-    const client = await clientFor(store);
+    const client = await untilAborted(clientFor(store), ctx.signal);
     const budget = rateBudget(store, GCP_QUOTAS);
     await budget.take(kind, ctx.signal);
-    // gax would retry RESOURCE_EXHAUSTED and UNAVAILABLE for up to 600 s; the resolver's deadline and the rate
-    // budget decide instead, and the call is cancelled when the deadline passes.
-    const pending = run(client, { retry: null });
-    const forget = onAbort(ctx.signal, () => pending.cancel?.());
+    // A caller past its deadline starts nothing (the budget returns at once when it has room).
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    // The gRPC call itself, as grpc-js creates it: cancelling it resets the stream, so no late answer is awaited and
+    // the connection goes idle (unref'd). Cancelled before it started (close() meanwhile): cancelled as it starts.
+    let grpcCall: GrpcCall | undefined;
+    let cancelled = false;
+    const cancel = (): void => {
+      cancelled = true;
+      grpcCall?.cancelWithStatus(GRPC.CANCELLED, 'secretbind: the caller stopped waiting (deadline or close)');
+    };
+    const interceptor: GrpcInterceptor = (callOptions, nextCall) => {
+      const made = nextCall(callOptions);
+      grpcCall = made;
+      if (cancelled) queueMicrotask(cancel);
+      return made;
+    };
+    inFlight.add(cancel);
+    const forget = onAbort(ctx.signal, cancel);
     try {
-      return await pending;
+      // gax would retry RESOURCE_EXHAUSTED and UNAVAILABLE for up to 600 s; `retry: null` turns its retries off (with
+      // `maxRetries` beside it gax 5.0.8 throws a TypeError): the resolver's deadline and the rate budget decide instead.
+      return await run(client, { retry: null, otherArgs: { options: { interceptors: [interceptor] } } });
     } catch (error) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
+      if (cancelled) throw new SecretbindError('BACKEND_UNAVAILABLE', `The gcp_secrets provider was closed while ${what} was in flight.`, { storeType: TYPE, retryable: true, cause: new WithheldError(error) });
       const mapped = mapError(error, what, store);
       if (mapped.code === 'RATE_LIMITED') budget.slow(mapped.retryAfterMs);
       throw mapped;
     } finally {
+      inFlight.delete(cancel);
       forget();
     }
   }
@@ -295,6 +326,8 @@ export function gcpSecrets(options: GcpSecretsOptions = {}): SecretProvider {
       await call(store, ctx, where, 'write', (client, callOptions) => client.deleteSecret({ name: secretName(store, secret), ...(existing.etag ? { etag: existing.etag } : {}) }, callOptions));
     },
     async close() {
+      // A channel's close() leaves calls in flight running until they answer; cancel them first.
+      for (const cancel of [...inFlight]) cancel();
       const open = [...clients.values()];
       clients.clear();
       // A client whose credentials never loaded rejects its close too: nothing is open to close then.

@@ -80,6 +80,8 @@ export function lastpass(options: LastpassOptions = {}): SecretProvider {
   const loadExeca = peerLoader(TYPE, 'execa', options.lib, () => import('execa') as Promise<ExecaModule>, 'npm install execa@9');
   // The session is checked once per store (and again after an AUTH_FAILED), not once per lookup.
   const sessions = new Map<string, Promise<string>>();
+  // Session checks outlive the lookup that started them (they are shared); close() still ends them.
+  let closing = new AbortController();
 
   async function run(args: readonly string[], ctx: Pick<ResolveContext, 'signal'>, input?: string | number): Promise<{ stdout: string; stderr: string; exitCode: number }> {
     const { execa } = await loadExeca();
@@ -118,7 +120,8 @@ export function lastpass(options: LastpassOptions = {}): SecretProvider {
   function ensureSession(store: SecretStore, ctx: ResolveContext): Promise<string> {
     let checked = sessions.get(store.name);
     if (!checked) {
-      checked = runWithTimeout(timeoutMs + 2000, `lpass status did not answer within ${timeoutMs} ms (timeoutMs).`, (signal) => checkSession(store, { signal }), TYPE);
+      const closed = closing.signal;
+      checked = runWithTimeout(timeoutMs + 2000, `lpass status did not answer within ${timeoutMs} ms (timeoutMs).`, (signal) => checkSession(store, { signal: AbortSignal.any([signal, closed]) }), TYPE);
       sessions.set(store.name, checked);
       const forget = checked;
       checked.catch(() => {
@@ -203,6 +206,9 @@ export function lastpass(options: LastpassOptions = {}): SecretProvider {
       await removeEntry(lpassFor(store), name, removeOptions, ctx);
     },
     close() {
+      // A session check still running (a hung lpass) is killed, not left to run out its timeoutMs.
+      closing.abort(new SecretbindError('BACKEND_UNAVAILABLE', 'The lastpass provider was closed while lpass status was running.', { storeType: TYPE }));
+      closing = new AbortController();
       sessions.clear();
     },
   };

@@ -58,6 +58,8 @@ export class VaultSession {
   #token: { issuedAt: number; ttlMs: number; renewable: boolean } | undefined;
   #login: Promise<void> | undefined;
   #renewal: Promise<void> | undefined;
+  /** Aborted by close(): a login or renewal outlives the lookup that started it (it is shared), not the session. */
+  readonly #closing = new AbortController();
 
   constructor(store: SecretStore, client: NodeVaultClient, transport: Transport, options: SessionOptions) {
     this.#store = store;
@@ -100,6 +102,7 @@ export class VaultSession {
   }
 
   close(): void {
+    this.#closing.abort(new SecretbindError('BACKEND_UNAVAILABLE', 'The Vault session was closed during a login or token renewal.', { storeType: TYPE }));
     this.#transport.close();
   }
 
@@ -160,7 +163,7 @@ export class VaultSession {
 
   #shared(what: string, work: (ctx: ResolveContext) => Promise<void>, ctx: ResolveContext): Promise<void> {
     const timeoutMs = this.#options.loginTimeoutMs;
-    return runWithTimeout(timeoutMs, `Vault ${what} (${this.method}) did not finish within ${timeoutMs} ms (loginTimeoutMs).`, (signal) => work({ signal, account: undefined, emit: (notice) => ctx.emit(notice) }), TYPE);
+    return runWithTimeout(timeoutMs, `Vault ${what} (${this.method}) did not finish within ${timeoutMs} ms (loginTimeoutMs).`, (signal) => work({ signal: AbortSignal.any([signal, this.#closing.signal]), account: undefined, emit: (notice) => ctx.emit(notice) }), TYPE);
   }
 
   #expired(): boolean {

@@ -4,6 +4,7 @@
  */
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { activeResources, expectEndedAtDeadline, expectNothingHeld, HANG_DEADLINE_MS, type HangingStoreSetup } from './hanging.js';
 import {
   createSecretResolver,
   MemoryBindingRepository,
@@ -43,7 +44,17 @@ export interface ProviderCapabilities {
   hang: boolean;
 }
 
-export function describeProvider(options: { name: string; setup: () => Promise<ProviderFixture> | ProviderFixture; capabilities: ProviderCapabilities }): void {
+export function describeProvider(options: {
+  name: string;
+  setup: () => Promise<ProviderFixture> | ProviderFixture;
+  capabilities: ProviderCapabilities;
+  /**
+   * For providers with a network or process backend: one that never answers (a silent TCP server, a stand-in that
+   * holds its calls, a fake CLI that sleeps). Reads there must end with TIMEOUT at the deadline, and close() must leave
+   * nothing that keeps the process alive.
+   */
+  hangingStore?: HangingStoreSetup;
+}): void {
   const { name, capabilities } = options;
 
   describe(`Provider conformance: ${name}`, () => {
@@ -181,5 +192,31 @@ export function describeProvider(options: { name: string; setup: () => Promise<P
         for (const spy of consoleCalls) spy.mockRestore();
       }
     });
+
+    // Last: the `hang` case above slows its stand-in for a while, and this check's warm-up read must not meet that.
+    if (options.hangingStore) {
+      it('ends reads against a store that never answers with TIMEOUT at the deadline; close() then leaves no socket, timer or process', async () => {
+        // The provider's library loaded first: a first import blocks the event loop, and with it the deadline's timer.
+        await resolverFor({ known: fixture.known.reference }).resolvePassword({ name: 'known' });
+        const hung = await options.hangingStore!();
+        try {
+          const before = activeResources();
+          const repository = new MemoryBindingRepository().putStore(hung.store);
+          for (const account of ['single', 'bulk-a', 'bulk-b']) repository.putBinding({ account, store: hung.store.name, entry: hung.reference });
+          const resolver = createSecretResolver({ repository, providers: [hung.provider], cryptographyKey: [], timeoutMs: HANG_DEADLINE_MS });
+          const ended: number[] = [];
+          const started = performance.now();
+          const timed = <T>(work: Promise<T>) => work.finally(() => void ended.push(performance.now() - started));
+          const [single, bulk] = await Promise.all([timed(failureOf(resolver.resolvePassword({ name: 'single' }))), timed(resolver.resolvePasswords([{ name: 'bulk-a' }, { name: 'bulk-b' }]))]);
+          expect(single).toMatchObject({ code: 'TIMEOUT', retryable: true });
+          expect([...bulk.values()].map((result) => (result.ok ? 'value' : result.error.code))).toEqual(['TIMEOUT', 'TIMEOUT']);
+          for (const elapsed of ended) expectEndedAtDeadline(elapsed);
+          await resolver.close();
+          await expectNothingHeld(before);
+        } finally {
+          await hung.stop();
+        }
+      });
+    }
   });
 }

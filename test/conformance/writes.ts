@@ -6,6 +6,7 @@ import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSecretResolver, formatEvent, MemoryBindingRepository, type SecretEvent, type SecretProvider, type SecretStore } from 'secretbind';
 import { failure } from '../helpers.js';
+import { activeResources, expectEndedAtDeadline, expectNothingHeld, HANG_DEADLINE_MS, type HangingStoreSetup } from './hanging.js';
 
 export interface WritableFixture {
   provider: SecretProvider;
@@ -35,7 +36,13 @@ export interface WritableCapabilities {
 
 const CANARY = 'canary-write-6f1d93';
 
-export function describeWritableProvider(options: { name: string; setup: () => Promise<WritableFixture> | WritableFixture; capabilities: WritableCapabilities }): void {
+export function describeWritableProvider(options: {
+  name: string;
+  setup: () => Promise<WritableFixture> | WritableFixture;
+  capabilities: WritableCapabilities;
+  /** As for describeProvider: a backend that never answers, where writes, listings and removals must end at the deadline. */
+  hangingStore?: HangingStoreSetup;
+}): void {
   const { name, capabilities } = options;
 
   describe(`Provider conformance, writes: ${name}`, () => {
@@ -178,6 +185,32 @@ export function describeWritableProvider(options: { name: string; setup: () => P
         expect(JSON.parse((await read(entry))!)).toEqual({ username: 'svc-sync', password: 'multi-pass' });
       }
     });
+
+    if (options.hangingStore) {
+      it('ends writes, listings and removals against a store that never answers with TIMEOUT at the deadline; close() then leaves nothing', async () => {
+        // The provider's library loaded first: a first import blocks the event loop, and with it the deadline's timer.
+        await resolver().listEntries(fixture.store.name, { prefix: fixture.prefix });
+        const hung = await options.hangingStore!();
+        try {
+          const before = activeResources();
+          const hungResolver = createSecretResolver({ repository: new MemoryBindingRepository().putStore(hung.store), providers: [hung.provider], cryptographyKey: [], timeoutMs: HANG_DEADLINE_MS });
+          const started = performance.now();
+          const outcome = (work: Promise<unknown>) =>
+            failure(work).then((error) => ({ code: error.code, retryable: error.retryable, elapsed: performance.now() - started }));
+          const outcomes = await Promise.all([
+            outcome(hungResolver.writeEntry(hung.store.name, hung.reference, 'never-stored')),
+            outcome(hungResolver.listEntries(hung.store.name)),
+            outcome(hungResolver.removeEntry(hung.store.name, hung.reference, { force: true })),
+          ]);
+          expect(outcomes.map(({ code, retryable }) => ({ code, retryable }))).toEqual(Array(3).fill({ code: 'TIMEOUT', retryable: true }));
+          for (const { elapsed } of outcomes) expectEndedAtDeadline(elapsed);
+          await hungResolver.close();
+          await expectNothingHeld(before);
+        } finally {
+          await hung.stop();
+        }
+      });
+    }
 
     it('never lets a written value reach an event, an error or a listing (canary)', async () => {
       const entry = fresh();

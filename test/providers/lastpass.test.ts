@@ -57,9 +57,12 @@ function resolverOver(provider: ReturnType<typeof lastpass>, bindings: Record<st
   return createSecretResolver({ repository, providers: [provider], cryptographyKey: [], timeoutMs });
 }
 
+/** An lpass that starts and never finishes, whatever it is asked (the stand-in's `hang` mode). */
+const hungLpass = () => ({ provider: standIn({ mode: 'hang' }).provider, store: STORE, reference: 'Conformance/hung', stop: () => undefined });
 
 describeProvider({
   name: 'lastpass',
+  hangingStore: hungLpass,
   capabilities: { bulk: true, check: true, hang: true },
   setup: () => ({
     provider: standIn().provider,
@@ -211,6 +214,7 @@ function alive(pid: number): boolean {
 
 describeWritableProvider({
   name: 'lastpass',
+  hangingStore: hungLpass,
   capabilities: { pageSize: 0, objectFields: true, guarded: false },
   setup: () => {
     const { provider, vaultFile } = standIn({ entries: [...ENTRIES] });

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSecretResolver, MemoryBindingRepository, type SecretStore } from 'secretbind';
 import { awsSecrets, type AwsSecretsOptions } from '../../../providers/aws_secrets/index.js';
 import { MESSAGES } from '../../servers/secrets-manager/index.js';
+import { startSilentServer } from '../../conformance/hanging.js';
 import { describeProvider } from '../../conformance/provider.js';
 import { AWS_REFERENCE, awsWorld, CANARY, CREDENTIALS, type AwsWorld } from './world.js';
 import { failure } from '../../helpers.js';
@@ -19,6 +20,10 @@ for (const byArn of [false, true]) {
   describeProvider({
     name: `aws_secrets, references by ${byArn ? 'ARN' : 'name'}`,
     capabilities: { bulk: true, check: true, hang: true },
+    hangingStore: async () => {
+      const silent = await startSilentServer();
+      return { provider: awsSecrets({ credentials: CREDENTIALS }), store: { ...current.store, aws_endpoint: silent.url }, reference: 'prod/plain', stop: silent.stop };
+    },
     setup: async () => {
       current = await awsWorld();
       const id = (name: string) => (byArn ? current.arn(name) : name);

@@ -1,6 +1,7 @@
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSecretResolver, MemoryBindingRepository } from 'secretbind';
 import { awsSecrets } from '../../../providers/aws_secrets/index.js';
+import { startSilentServer } from '../../conformance/hanging.js';
 import { describeWritableProvider } from '../../conformance/writes.js';
 import { failure } from '../../helpers.js';
 import { awsWorld, CREDENTIALS, type AwsWorld } from './world.js';
@@ -16,6 +17,12 @@ afterAll(async () => {
 describeWritableProvider({
   name: 'aws_secrets',
   capabilities: { pageSize: 100, objectFields: true, guarded: true },
+  hangingStore: async () => {
+    const current = await awsWorld();
+    worlds.push(current);
+    const silent = await startSilentServer();
+    return { provider: awsSecrets({ credentials: CREDENTIALS, maxAttempts: 1 }), store: { ...current.store, aws_endpoint: silent.url }, reference: 'conformance/hung', stop: silent.stop };
+  },
   setup: async () => {
     const current = await awsWorld();
     worlds.push(current);

@@ -7,6 +7,7 @@ import { inspect } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSecretResolver, MemoryBindingRepository, type SecretEvent, type SecretStore } from 'secretbind';
 import { azureKeyVault, OWNER_TAG, type AzureKeyVaultOptions } from '../../../providers/azure_keyvault/index.js';
+import { startSilentServer } from '../../conformance/hanging.js';
 import { describeProvider } from '../../conformance/provider.js';
 import { describeWritableProvider } from '../../conformance/writes.js';
 import { failure } from '../../helpers.js';
@@ -35,8 +36,16 @@ async function vault() {
 const provider = (extra: AzureKeyVaultOptions = {}) =>
   azureKeyVault({ env: { KV_CLIENT_SECRET: CLIENT_SECRET, READER_SECRET: 'reader-secret', WRONG_SECRET: 'not-it' }, disableChallengeResourceVerification: true, credentialOptions: { disableInstanceDiscovery: true }, maxRetries: 0, ...extra });
 
+/** A Key Vault that takes the connection and never answers (sign-in works: Entra ID is the stand-in). */
+async function hungVault() {
+  const { store } = await vault();
+  const silent = await startSilentServer('https');
+  return { provider: provider(), store: { ...store, azure_vault_url: silent.url }, reference: 'smtp-relay', stop: silent.stop };
+}
+
 describeProvider({
   name: 'azure_keyvault',
+  hangingStore: hungVault,
   capabilities: { bulk: true, check: true, hang: true },
   setup: async () => {
     const { server, store } = await vault();
@@ -68,6 +77,7 @@ const hangProvider = provider();
 
 describeWritableProvider({
   name: 'azure_keyvault',
+  hangingStore: hungVault,
   capabilities: { pageSize: 25, objectFields: true, guarded: true },
   setup: async () => {
     const { server, store } = await vault();

@@ -2,8 +2,10 @@
  * gcp_secrets: the real @google-cloud/secret-manager on gRPC over TLS, signing its own JWTs with a service-account
  * key file (google-auth-library's real path), against the Secret Manager stand-in (test/servers/gcp).
  */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createSecretResolver, MemoryBindingRepository, type SecretEvent, type SecretProvider, type SecretStore } from 'secretbind';
 import { OWNER_LABEL } from '../../../providers/gcp_secrets/index.js';
 import { describeProvider } from '../../conformance/provider.js';
@@ -20,6 +22,13 @@ afterAll(async () => {
   await Promise.all(servers.map((server) => server.stop()));
 });
 
+/** A stand-in that takes every call and never answers it (the TLS and HTTP/2 connection itself works). */
+async function hungWorld() {
+  const { server, store } = await secretManager();
+  server.state.mode.hang = true;
+  return { provider: providerFor(server), store, reference: 'smtp-relay', stop: () => server.stop() };
+}
+
 async function world() {
   const made = await secretManager();
   servers.push(made.server);
@@ -34,6 +43,7 @@ async function world() {
 describeProvider({
   name: 'gcp_secrets',
   capabilities: { bulk: true, check: true, hang: true },
+  hangingStore: hungWorld,
   setup: async () => {
     const { server, store, provider } = await world();
     return {
@@ -57,6 +67,7 @@ describeProvider({
 describeWritableProvider({
   name: 'gcp_secrets',
   capabilities: { pageSize: 5, objectFields: true, guarded: true },
+  hangingStore: hungWorld,
   setup: async () => {
     const { server, store } = await world();
     const provider = providerFor(server, { pageSize: 5 });
@@ -269,6 +280,67 @@ describe('Provider: gcp_secrets', () => {
     expect(listed.find((entry) => entry.name === 'ours')).toMatchObject({ owned: true, owner: 'secretbind' });
     expect(JSON.stringify(listed)).not.toContain(CANARY);
     expect(JSON.stringify(listed)).not.toContain(PROJECT_NUMBER);
+  });
+
+  describe('a service that takes calls and never answers (issue 17: the late answer kept the process alive)', () => {
+    const CHILD = fileURLToPath(new URL('./hang-child.ts', import.meta.url));
+
+    /** Runs hang-child.ts against a hanging stand-in; how its calls ended and how long it lived after its last line. */
+    async function hungChild(close: boolean) {
+      const { server, store } = await secretManager();
+      servers.push(server);
+      server.state.put('smtp-relay', 'Sm7p!relay');
+      const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify({ port: server.port, store, timeoutMs: 300, close })], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      let output = '';
+      let doneAt = 0;
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output === 'ready\n') {
+          // The warm-up read answered: from now on the service hangs, as it did in the issue (30 s there).
+          server.state.mode.hang = true;
+          child.stdin.end('go\n');
+        } else if (output.endsWith('}\n')) doneAt = performance.now();
+      });
+      // Ten seconds is far below gax's own 60 s deadline, which is what ended the calls before the fix.
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const code = await exited;
+      clearTimeout(killer);
+      const result = JSON.parse(output.split('\n')[1] ?? '{}') as { codes?: string[]; elapsedMs?: number };
+      return { code, ...result, livedAfterMs: doneAt ? performance.now() - doneAt : Infinity, calls: server.state.log.slice(1) };
+    }
+
+    it('ends each read, list, write and remove at the deadline with the call cancelled, and the process exits on its own, with or without close()', { timeout: 20_000 }, async () => {
+      const runs = await Promise.all([hungChild(true), hungChild(false)]);
+      for (const run of runs) {
+        expect(run.code).toBe(0);
+        expect(run.codes).toEqual(['TIMEOUT', 'TIMEOUT', 'TIMEOUT', 'TIMEOUT']);
+        expect(run.elapsedMs).toBeLessThan(600);
+        expect(run.livedAfterMs).toBeLessThan(1500);
+        // The first call of each operation reached the service and was cancelled by the client, not left to answer.
+        expect(run.calls.map((call) => [call.method, call.cancelled])).toEqual([
+          ['AccessSecretVersion', true],
+          ['ListSecrets', true],
+          ['GetSecret', true],
+          ['GetSecret', true],
+        ]);
+      }
+    });
+
+    it('cancels calls still in flight on close(), before their deadline', async () => {
+      const { server, store } = await secretManager();
+      servers.push(server);
+      const provider = providerFor(server);
+      const resolver = createSecretResolver({ repository: new MemoryBindingRepository().putStore(store).putBinding({ account: 'a', store: 'gsm', entry: 'smtp-relay' }), providers: [provider], cryptographyKey: [], timeoutMs: 15_000 });
+      server.state.mode.hang = true;
+      const pending = failure(resolver.resolvePassword({ name: 'a' }));
+      while (server.state.held.size === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const started = performance.now();
+      await resolver.close();
+      expect(await pending).toMatchObject({ code: 'BACKEND_UNAVAILABLE', message: expect.stringContaining('closed') });
+      expect(performance.now() - started).toBeLessThan(1000);
+      await vi.waitFor(() => expect(server.state.log.at(-1)).toMatchObject({ method: 'AccessSecretVersion', cancelled: true }), { timeout: 1000 });
+    });
   });
 
   it('reports the service account in check, never the key', async () => {

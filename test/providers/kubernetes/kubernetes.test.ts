@@ -1,9 +1,10 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSecretResolver, MemoryBindingRepository, type SecretStore } from 'secretbind';
 import { kubernetes } from '../../../providers/kubernetes/index.js';
+import { startSilentServer } from '../../conformance/hanging.js';
 import { describeProvider } from '../../conformance/provider.js';
 import { describeWritableProvider } from '../../conformance/writes.js';
 import { failure } from '../../helpers.js';
@@ -26,8 +27,17 @@ async function cluster(options: { token?: string } = {}) {
   return { server, store };
 }
 
+/** A cluster whose API server takes the connection and never answers. */
+async function hungCluster() {
+  const silent = await startSilentServer();
+  const path = join(mkdtempSync(join(tmpdir(), 'secretbind-kube-hung-')), 'config');
+  writeFileSync(path, JSON.stringify({ apiVersion: 'v1', kind: 'Config', clusters: [{ name: 'hung', cluster: { server: silent.url, 'insecure-skip-tls-verify': true } }], users: [{ name: 'sync', user: { token: 'never-checked' } }], contexts: [{ name: 'hung', context: { cluster: 'hung', user: 'sync', namespace: 'apps' } }], 'current-context': 'hung' }));
+  return { provider: kubernetes(), store: { name: 'cluster', type: 'kubernetes', kubeconfig_path: path }, reference: 'db-credentials', stop: silent.stop };
+}
+
 describeProvider({
   name: 'kubernetes',
+  hangingStore: hungCluster,
   capabilities: { bulk: true, check: true, hang: true },
   setup: async () => {
     const { server, store } = await cluster();
@@ -51,6 +61,7 @@ describeProvider({
 
 describeWritableProvider({
   name: 'kubernetes',
+  hangingStore: hungCluster,
   capabilities: { pageSize: 5, objectFields: true, guarded: true },
   setup: async () => {
     const { server, store } = await cluster();

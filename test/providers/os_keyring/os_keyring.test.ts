@@ -28,8 +28,25 @@ afterAll(async () => {
 
 const STORE: SecretStore = { name: 'desktop', type: 'os_keyring' };
 
+/**
+ * The Secret Service stopped (SIGSTOP) for the length of the check: calls reach the bus and get no answer. The
+ * provider has made its items' entries first: making one talks D-Bus synchronously (a documented limit, see README).
+ */
+async function hungKeyring(store: SecretStore, reference: string) {
+  const provider = osKeyring();
+  const resolver = createSecretResolver({ repository: new MemoryBindingRepository().putStore(store), providers: [provider], cryptographyKey: [], timeoutMs: 10_000 });
+  await resolver.writeEntry(store.name, reference, 'warm-up');
+  await resolver.removeEntry(store.name, reference);
+  // Long enough for the deadline and close(); stop() waits it out, so the tests after this one meet a live service.
+  const frozenMs = 700;
+  const resumesAt = performance.now() + frozenMs;
+  session.freeze(frozenMs);
+  return { provider, store, reference, stop: () => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, resumesAt - performance.now()) + 50)) };
+}
+
 describeProvider({
   name: 'os_keyring',
+  hangingStore: () => hungKeyring(STORE, 'cf-hung'),
   capabilities: { bulk: true, check: true, hang: true },
   setup: () => ({
     provider: osKeyring(),
@@ -49,6 +66,7 @@ describeProvider({
 
 describeWritableProvider({
   name: 'os_keyring',
+  hangingStore: () => hungKeyring({ name: 'desktop', type: 'os_keyring', keyring_service: 'conformance' }, 'cf-hung'),
   capabilities: { pageSize: 0, objectFields: true, guarded: false },
   setup: () => ({
     provider: osKeyring(),

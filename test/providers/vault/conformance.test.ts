@@ -1,7 +1,13 @@
 /** The conformance suite for vault over the stand-in: KV v1 and v2, each auth method, with and without a namespace, HTTP and HTTPS. */
 import { vault } from '../../../providers/vault/index.js';
+import { startSilentServer } from '../../conformance/hanging.js';
 import { describeProvider } from '../../conformance/provider.js';
 import { world, type AuthMethod, type World } from './world.js';
+
+async function hungVault(current: World, tls: boolean) {
+  const silent = await startSilentServer(tls ? 'https' : 'http');
+  return { provider: vault({ env: current.env, now: () => current.clock.now }), store: { ...current.store, vault_url: silent.url }, reference: 'kv/prod/checkmk', stop: silent.stop };
+}
 
 for (const kv of [1, 2] as const) {
   for (const auth of ['token', 'approle', 'kubernetes'] as AuthMethod[]) {
@@ -11,6 +17,9 @@ for (const kv of [1, 2] as const) {
         describeProvider({
           name: `vault KV v${kv}, ${auth}${namespace ? `, namespace ${namespace}` : ''}, ${tls ? 'HTTPS' : 'HTTP'}`,
           capabilities: { bulk: true, check: true, hang: true },
+          // A Vault that takes the connection and never answers: the login (approle, kubernetes) or the read hangs. Once
+          // per auth method and transport; the KV version and the namespace change nothing on the way there.
+          ...(kv === 2 && !namespace ? { hangingStore: () => hungVault(current, tls) } : {}),
           setup: async () => {
             current = await world({ kv, auth, ...(namespace ? { namespace } : {}), tls });
             return {

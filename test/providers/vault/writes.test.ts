@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSecretResolver, MemoryBindingRepository } from 'secretbind';
 import { vault } from '../../../providers/vault/index.js';
+import { startSilentServer } from '../../conformance/hanging.js';
 import { describeWritableProvider } from '../../conformance/writes.js';
 import { failure } from '../../helpers.js';
 import { world, type World } from './world.js';
@@ -13,6 +14,12 @@ afterAll(async () => {
 describeWritableProvider({
   name: 'vault (KV v2)',
   capabilities: { pageSize: 0, objectFields: true, guarded: true },
+  hangingStore: async () => {
+    const current = await world({ kv: 2 });
+    worlds.push(current);
+    const silent = await startSilentServer();
+    return { provider: vault({ env: current.env, now: () => current.clock.now, retries: 0 }), store: { ...current.store, vault_url: silent.url }, reference: 'conformance/hung', stop: silent.stop };
+  },
   setup: async () => {
     const current = await world({ kv: 2 });
     worlds.push(current);

@@ -47,8 +47,12 @@ export class SecretManagerState {
   readonly keys = new Map<string, { email: string; key: KeyObject }>();
   /** Per service-account email: denied `Method` or `Method:secret`. */
   readonly denied = new Map<string, Set<string>>();
-  readonly log: Array<{ method: string; name: string; code: number; caller?: string }> = [];
-  mode: { exhausted?: number; unavailable?: number; latencyMs?: number; corruptCrc?: boolean; deadline?: number; createAfterGet?: string; touchAfterGet?: string } = {};
+  /** Every call; `cancelled` when the client cancelled it before an answer (a held call, `mode.hang`). */
+  readonly log: Array<{ method: string; name: string; code: number; caller?: string; cancelled?: boolean }> = [];
+  /** `hang`: accept every call and never answer it (a hung service); stop() then ends the held calls. */
+  mode: { exhausted?: number; unavailable?: number; latencyMs?: number; hang?: boolean; corruptCrc?: boolean; deadline?: number; createAfterGet?: string; touchAfterGet?: string } = {};
+  /** Calls held by `mode.hang`, until the client cancels them or the server stops. */
+  readonly held = new Set<Call>();
 
   private key(id: string, location = ''): string {
     return `${location}\u0000${id}`;
@@ -112,8 +116,17 @@ export async function start(): Promise<SecretManagerStandIn> {
   const handlers: Record<string, grpc.handleUnaryCall<Record<string, unknown>, unknown>> = Object.fromEntries(Object.keys(service).map((name) => [name, unimplemented]));
   for (const [method, handler] of Object.entries(methods(state))) {
     handlers[method] = (call: Call, callback: Callback) => {
-      const record: { method: string; name: string; code: number; caller?: string } = { method, name: String(call.request.name ?? call.request.parent ?? ''), code: 0 };
+      const record: SecretManagerState['log'][number] = { method, name: String(call.request.name ?? call.request.parent ?? ''), code: 0 };
       state.log.push(record);
+      if (state.mode.hang) {
+        // No timer: what holds the call open is the client's stream, so a client that cancels leaves nothing here.
+        state.held.add(call);
+        call.on('cancelled', () => {
+          record.cancelled = true;
+          state.held.delete(call);
+        });
+        return;
+      }
       const reply: Callback = (error, value) => {
         record.code = error ? Number((error as { code?: number }).code) : 0;
         callback(error, value);
@@ -156,7 +169,8 @@ export async function start(): Promise<SecretManagerStandIn> {
     host: '127.0.0.1',
     port,
     state,
-    stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+    // tryShutdown waits for calls in flight, which a held call never finishes.
+    stop: () => (state.held.size > 0 ? Promise.resolve(server.forceShutdown()) : new Promise<void>((resolve) => server.tryShutdown(() => resolve()))),
   };
 }
 
