@@ -67,8 +67,9 @@ describe('Files: an atomic rewrite keeps the mode but not the group (regression)
     const dir = mkdtempSync(join(tmpdir(), 'secretbind-group-'));
     chmodSync(dir, 0o777);
     const write = (path: string, groups: number[]) => {
-      const script = `process.setgroups(${JSON.stringify(groups)}); process.setgid(65534); process.setuid(65534);
-        const { writeFileAtomic } = await import('secretbind');
+      // The library loads first, as root: CI's clone sits in a folder only root may enter.
+      const script = `const { writeFileAtomic } = await import('secretbind');
+        process.setgroups(${JSON.stringify(groups)}); process.setgid(65534); process.setuid(65534);
         try { await writeFileAtomic(${JSON.stringify(path)}, 'A=2\\n'); console.log('ok'); } catch (error) { console.log(error.code, error.message); }`;
       return spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)) }).stdout.trim();
     };
