@@ -185,7 +185,7 @@ export async function migrateAccounts(options: MigrateOptions): Promise<Migratio
         items.push({ ...item, action: 'skip', outcome: 'skipped', reason: `already bound to ${binding.store}:${binding.entry}` });
         continue;
       }
-      const claimant = journaled ? undefined : await claimedBy(account.name, name);
+      const claimant = journaled ? undefined : claimedBy(account.name, name);
       if (claimant) {
         items.push({ ...item, action: 'refuse', outcome: 'failed', reason: `${name} in ${store.name} is the entry of account ${JSON.stringify(claimant)} (its binding or its migration references it): choose an --entry template that gives ${account.name} an entry of its own`, code: 'ENTRY_NOT_OWNED', exists: true, owned: false });
         continue;
@@ -341,7 +341,7 @@ export async function migrateAccounts(options: MigrateOptions): Promise<Migratio
       return claims;
     }
 
-    async function claimedBy(account: string, name: string): Promise<string | undefined> {
+    function claimedBy(account: string, name: string): string | undefined {
       const segments = parseReference(name).segments;
       return claims.find((claim) => claim.account !== account && sameEntry(store.type, claim.segments, segments))?.account;
     }

@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { BindingRepository } from '../bindings.js';
 import { abortableDelay } from '../abort.js';
 import { Engine } from '../engine.js';
@@ -11,6 +11,7 @@ import { checkDefinitions, type CheckedDefinition, type SyncDefinition } from '.
 import { MemorySyncState, type AssociationRecord, type SyncStateRepository, type SyncStatus } from './state.js';
 import { renderedReference, type TemplateValues } from './template.js';
 import { SyncLoop, type SyncLoopOptions, type SyncLoopState } from './daemon.js';
+import { stateKeys, standing, syncOwnerMark, type Marks, type StateKeys } from './ownership.js';
 
 /** What sync decided for one destination entry. */
 export type SyncAction = 'create' | 'update' | 'delete' | 'unchanged' | 'conflict' | 'not-owned' | 'error';
@@ -333,38 +334,6 @@ function statusOf(code: SecretbindErrorCode | undefined): SyncStatus {
   return STATUS_BY_CODE[code] ?? 'CLIENT_SIDE_ERROR';
 }
 
-/** The HMAC key of values, from the operator's key (or a random one), and an id that tells which key made an HMAC. */
-interface StateKeys {
-  key: Uint8Array;
-  id: string;
-}
-
-function stateKeys(input: Uint8Array | string | undefined): StateKeys {
-  if (input !== undefined && !(input instanceof Uint8Array) && typeof input !== 'string') throw new SecretbindError('CONFIG_INVALID', 'stateKey must be bytes or text.');
-  if (input !== undefined && input.length === 0) throw new SecretbindError('CONFIG_INVALID', 'stateKey is empty.');
-  const key = createHmac('sha256', input ?? randomBytes(32)).update('secretbind sync state v2').digest();
-  return { key, id: createHmac('sha256', key).update('secretbind sync state key id').digest('base64url').slice(0, 16) };
-}
-
-/**
- * The owner mark of one definition's entries: `<deployment>_<definition>` in the characters every store's mark takes
- * (Kubernetes and GCP labels: lowercase letters, digits, `-`, `_`, at most 63), with a hash of the name when it had
- * to be changed or cut to fit, so two definitions never share a mark.
- *
- * @example
- * ```ts
- * syncOwnerMark('secretbind', 'apps') // 'secretbind_apps'
- * ```
- */
-export function syncOwnerMark(deployment: string, definition: string): string {
-  const slug = definition.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
-  const room = 63 - deployment.length - 1;
-  if (slug === definition && slug.length > 0 && slug.length <= room) return `${deployment}_${slug}`;
-  const hash = createHash('sha256').update(definition).digest('hex').slice(0, 8);
-  const kept = slug.slice(0, Math.max(0, room - hash.length - 1)).replace(/-+$/, '');
-  return `${deployment}_${kept ? `${kept}-` : ''}${hash}`;
-}
-
 /** Entries that two planned definitions both want in one destination: refused in both, naming each other. */
 function refuseSharedEntries(plans: ReadonlyArray<{ definition: CheckedDefinition; planned: PlannedDefinition }>): void {
   const wanted = new Map<string, CheckedDefinition[]>();
@@ -403,23 +372,6 @@ interface PlannedDefinition {
   records: Map<string, AssociationRecord>;
   /** Entries under an earlier version's mark (the deployment's name) that this definition's state names. */
   legacy: Set<string>;
-}
-
-/** This definition's owner mark, and the mark earlier versions wrote for every definition (the deployment's name). */
-interface Marks {
-  mine: string;
-  legacy: string;
-}
-
-/**
- * How an existing destination entry stands to a definition: its own (its mark, or a listing that cannot tell, where
- * the write's own guard decides), its own under the earlier mark (`legacy`, only where its state names it), or not.
- */
-function standing(existing: EntryInfo, marks: Marks, recorded: boolean): 'mine' | 'legacy' | 'foreign' {
-  if (existing.owned === false) return 'foreign';
-  if (existing.owner === undefined || existing.owner === marks.mine) return 'mine';
-  if (existing.owner === marks.legacy && recorded) return 'legacy';
-  return 'foreign';
 }
 
 /** The entry of an item that concerns a whole definition (its source or destination cannot be used). */
