@@ -1,9 +1,14 @@
 /**
- * A BindingRepository over a real SQLite database (better-sqlite3): any database can hold the bindings.
+ * A BindingRepository over a real SQLite database: any database can hold the bindings.
  * Foreign keys give the same integrity rules as MemoryBindingRepository: a binding's store must exist
  * (STORE_NOT_FOUND), and a store still in use cannot be removed (STORE_IN_USE).
+ *
+ * The driver is Node's own `node:sqlite` from Node 24 on, better-sqlite3 before: better-sqlite3 12 (the last release
+ * for Node 20) aborts a Node 24 process when the garbage collector frees one of its statements (`Assertion failed:
+ * (env) != nullptr` in RemoveEnvironmentCleanupHook), and Node 22 still flags `node:sqlite` experimental. Both
+ * drivers share the calls used here (exec, prepare, get, all, run, close).
  */
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
 import { checkBinding, SecretbindError, validateStoreFields, type Account, type AccountBinding, type AssociationRecord, type BindingRepository, type SecretStore, type SyncStateRepository } from 'secretbind';
 
 const SCHEMA = `
@@ -34,6 +39,40 @@ const SCHEMA = `
   );
   DROP TABLE IF EXISTS sync_key;        -- the HMAC key an earlier version kept beside the HMACs`;
 
+/** The part of a SQLite driver this example uses, which better-sqlite3 and `node:sqlite` have alike. */
+export interface SqliteConnection {
+  exec(sql: string): void;
+  prepare(sql: string): {
+    get(...parameters: Array<string | number | null>): unknown;
+    all(...parameters: Array<string | number | null>): unknown[];
+    run(...parameters: Array<string | number | null>): { changes: number | bigint };
+  };
+  close(): void;
+}
+
+/** Opens (or creates) a database file with the driver this Node runs best (see the top of this file). */
+export function openSqlite(filename: string): SqliteConnection {
+  if (Number(process.versions.node.split('.')[0]) >= 24) {
+    // Typed here: the project's @types/node is Node 20's, which has no node:sqlite.
+    const { DatabaseSync } = process.getBuiltinModule('node:sqlite') as { DatabaseSync: new (filename: string) => SqliteConnection };
+    return new DatabaseSync(filename);
+  }
+  const Database = createRequire(import.meta.url)('better-sqlite3') as new (filename: string) => SqliteConnection;
+  return new Database(filename);
+}
+
+/** Runs `work` in one transaction: committed when it returns, rolled back when it throws. */
+function inTransaction(db: SqliteConnection, work: () => void): void {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    work();
+    db.exec('COMMIT');
+  } catch (error) {
+    db.exec('ROLLBACK');
+    throw error;
+  }
+}
+
 interface StoreRow {
   name: string;
   type: string;
@@ -48,30 +87,30 @@ interface BindingRow {
 }
 
 export class SqliteBindingRepository implements BindingRepository {
-  readonly #db: Database.Database;
+  readonly #db: SqliteConnection;
 
   constructor(filename: string) {
-    this.#db = new Database(filename);
-    this.#db.pragma('foreign_keys = ON'); // SQLite leaves them off unless asked, per connection
+    this.#db = openSqlite(filename);
+    this.#db.exec('PRAGMA foreign_keys = ON'); // SQLite leaves them off unless asked, per connection
     this.#db.exec(SCHEMA);
   }
 
   findBinding(accountName: string): AccountBinding | undefined {
-    const row = this.#db.prepare<[string], BindingRow>('SELECT * FROM account_bindings WHERE account = ?').get(accountName);
+    const row = this.#db.prepare('SELECT * FROM account_bindings WHERE account = ?').get(accountName) as BindingRow | undefined;
     return row && toBinding(row);
   }
 
   findStore(storeName: string): SecretStore | undefined {
-    const row = this.#db.prepare<[string], StoreRow>('SELECT * FROM secret_stores WHERE name = ?').get(storeName);
+    const row = this.#db.prepare('SELECT * FROM secret_stores WHERE name = ?').get(storeName) as StoreRow | undefined;
     return row && toStore(row);
   }
 
   listBindings(): AccountBinding[] {
-    return this.#db.prepare<[], BindingRow>('SELECT * FROM account_bindings ORDER BY account').all().map(toBinding);
+    return (this.#db.prepare('SELECT * FROM account_bindings ORDER BY account').all() as BindingRow[]).map(toBinding);
   }
 
   listStores(): SecretStore[] {
-    return this.#db.prepare<[], StoreRow>('SELECT * FROM secret_stores ORDER BY name').all().map(toStore);
+    return (this.#db.prepare('SELECT * FROM secret_stores ORDER BY name').all() as StoreRow[]).map(toStore);
   }
 
   putStore(store: SecretStore): this {
@@ -101,10 +140,10 @@ export class SqliteBindingRepository implements BindingRepository {
 
   removeStore(storeName: string): boolean {
     try {
-      return this.#db.prepare('DELETE FROM secret_stores WHERE name = ?').run(storeName).changes > 0;
+      return Number(this.#db.prepare('DELETE FROM secret_stores WHERE name = ?').run(storeName).changes) > 0;
     } catch (error) {
       if (!isForeignKeyViolation(error)) throw error;
-      const users = this.#db.prepare<[string], { account: string }>('SELECT account FROM account_bindings WHERE store = ? ORDER BY account').all(storeName);
+      const users = this.#db.prepare('SELECT account FROM account_bindings WHERE store = ? ORDER BY account').all(storeName) as Array<{ account: string }>;
       throw new SecretbindError(
         'STORE_IN_USE',
         `Store ${JSON.stringify(storeName)} is still used by the bindings of ${users.map((user) => JSON.stringify(user.account)).join(', ')}: remove or rebind them first.`,
@@ -114,7 +153,7 @@ export class SqliteBindingRepository implements BindingRepository {
   }
 
   removeBinding(accountName: string): boolean {
-    return this.#db.prepare('DELETE FROM account_bindings WHERE account = ?').run(accountName).changes > 0;
+    return Number(this.#db.prepare('DELETE FROM account_bindings WHERE account = ?').run(accountName).changes) > 0;
   }
 
   putAccount(account: Account): this {
@@ -123,15 +162,15 @@ export class SqliteBindingRepository implements BindingRepository {
   }
 
   listAccounts(): Account[] {
-    return this.#db.prepare<[], { name: string; password: string | null }>('SELECT name, password FROM accounts ORDER BY name').all().map((row) => ({ name: row.name, password: row.password }));
+    return (this.#db.prepare('SELECT name, password FROM accounts ORDER BY name').all() as Array<{ name: string; password: string | null }>).map((row) => ({ name: row.name, password: row.password }));
   }
 
   /** Migration binds an account: the binding and the account's change time move together, in one transaction. */
   saveBinding(binding: AccountBinding): void {
-    this.#db.transaction(() => {
+    inTransaction(this.#db, () => {
       this.putBinding(binding);
       this.#db.prepare("UPDATE accounts SET changed_at = datetime('now') WHERE name = ?").run(binding.account);
-    })();
+    });
   }
 
   /**
@@ -139,15 +178,15 @@ export class SqliteBindingRepository implements BindingRepository {
    * is bound when the password is cleared: the database itself refuses to leave an account with neither.
    */
   saveAccountPassword(accountName: string, token: string | null): void {
-    this.#db.transaction(() => {
+    inTransaction(this.#db, () => {
       if (token === null && !this.findBinding(accountName)) throw new SecretbindError('CONFIG_INVALID', `Account ${JSON.stringify(accountName)} has no binding: its local password is its only one and stays.`, { account: accountName });
-      const changed = this.#db.prepare("UPDATE accounts SET password = ?, changed_at = datetime('now') WHERE name = ?").run(token, accountName).changes;
+      const changed = Number(this.#db.prepare("UPDATE accounts SET password = ?, changed_at = datetime('now') WHERE name = ?").run(token, accountName).changes);
       if (changed === 0) throw new SecretbindError('CONFIG_INVALID', `There is no account named ${JSON.stringify(accountName)}.`, { account: accountName });
-    })();
+    });
   }
 
   /** The connection, for a {@link SqliteSyncState} in the same file. */
-  get database(): Database.Database {
+  get database(): SqliteConnection {
     return this.#db;
   }
 
@@ -162,15 +201,15 @@ export class SqliteBindingRepository implements BindingRepository {
  * no key: pass the engine a `stateKey` kept elsewhere (a variable, a key file).
  */
 export class SqliteSyncState implements SyncStateRepository {
-  readonly #db: Database.Database;
+  readonly #db: SqliteConnection;
 
-  constructor(db: Database.Database) {
+  constructor(db: SqliteConnection) {
     this.#db = db;
     this.#db.exec(SCHEMA);
   }
 
   list(sync?: string): AssociationRecord[] {
-    const rows = sync === undefined ? this.#db.prepare<[], { record: string }>('SELECT record FROM sync_associations ORDER BY sync, entry').all() : this.#db.prepare<[string], { record: string }>('SELECT record FROM sync_associations WHERE sync = ? ORDER BY entry').all(sync);
+    const rows = (sync === undefined ? this.#db.prepare('SELECT record FROM sync_associations ORDER BY sync, entry').all() : this.#db.prepare('SELECT record FROM sync_associations WHERE sync = ? ORDER BY entry').all(sync)) as Array<{ record: string }>;
     return rows.map((row) => JSON.parse(row.record) as AssociationRecord);
   }
 
@@ -183,10 +222,12 @@ export class SqliteSyncState implements SyncStateRepository {
   }
 }
 
-// An insert reports SQLITE_CONSTRAINT_FOREIGNKEY; ON DELETE RESTRICT reports SQLITE_CONSTRAINT_TRIGGER.
+// An insert fails with SQLITE_CONSTRAINT_FOREIGNKEY (787), ON DELETE RESTRICT with SQLITE_CONSTRAINT_TRIGGER (1811)
+// saying "FOREIGN KEY constraint failed". better-sqlite3 names the code; node:sqlite gives the number as `errcode`.
 function isForeignKeyViolation(error: unknown): boolean {
-  const { code, message } = error as { code?: string; message?: string };
-  return code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || (code === 'SQLITE_CONSTRAINT_TRIGGER' && /FOREIGN KEY constraint failed/.test(message ?? ''));
+  const { code, errcode, message } = error as { code?: string; errcode?: number; message?: string };
+  if (code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || errcode === 787) return true;
+  return (code === 'SQLITE_CONSTRAINT_TRIGGER' || errcode === 1811) && /FOREIGN KEY constraint failed/.test(message ?? '');
 }
 
 function toStore(row: StoreRow): SecretStore {
