@@ -1,73 +1,34 @@
-export { createSecretResolver } from './resolver.js';
-export type { SecretResolver, SecretResolverOptions, Milliseconds, ProviderErrorPolicy } from './resolver.js';
-export type { BulkOptions, BulkResult } from './bulk.js';
-export type { Explanation, CheckOptions, CheckReport, StoreReport, BindingReport } from './inspect.js';
-export { wrapAccountLookup } from './wrap.js';
-export type { ResolvedAccount } from './wrap.js';
-export { MemoryBindingRepository, checkBinding } from './bindings.js';
-export type { Account, SecretStore, AccountBinding, BindingRepository, BindingConfig, MaybePromise } from './bindings.js';
-export { parseReference, formatReference, referencePath } from './reference.js';
-export type { EntryReference } from './reference.js';
-export { SecretbindError, isSecretbindError, ERROR_CODES, WithheldError } from './errors.js';
-export type { SecretbindErrorCode, SecretbindErrorContext, SecretbindErrorJSON } from './errors.js';
-export { formatEvent } from './events.js';
-export type { SecretEvent, ResolutionEvent, ProviderEvent, EntryEvent, SyncEvent, ResolutionOutcome, SecretEventListener } from './events.js';
-export { encryptLocalPassword, decryptLocalPassword, decryptLocalPasswordBytes, generateFernetKey } from './fernet.js';
-export type { FernetKeyInput, FernetDecryptOptions, FernetEncryptOptions, UnixSeconds } from './fernet.js';
-export type {
-  SecretProvider,
-  ResolveContext,
-  ProviderValue,
-  ProviderSettled,
-  ProviderNotice,
-  StoreCheckDetails,
-  EntryInfo,
-  ListOptions,
-  EntryValue,
-  WriteOptions,
-  WriteResult,
-  RemoveOptions,
-  ProviderWriteOptions,
-  ProviderRemoveOptions,
-  EntrySettled,
-} from './provider.js';
-export { DEFAULT_OWNER } from './provider.js';
-export { guardWrite } from './entries.js';
-export type { ExistingEntry } from './entries.js';
-// For provider authors (the built-in providers use these too).
-export { validateStoreFields, BUILT_IN_STORE_TYPES, SECRET_STORE_FIELDS } from './store-fields.js';
-export { credentialFingerprint, STORE_REF_REFRESH_MS } from './store-refs.js';
-export type { ValidateStoreOptions } from './store-fields.js';
-export { peerLoader, missingPeer } from './peer.js';
-export { abortableDelay, runWithTimeout, untilAborted } from './abort.js';
-export { forEachLimit } from './concurrency.js';
-export { fileVersion, writeFileAtomic, withFileLock } from './files.js';
-export type { AtomicWriteOptions, FileLockOptions } from './files.js';
-export { readEachOnce, settle } from './provider.js';
-export { jsonSecretEntry, jsonSecretField, jsonSecretText } from './json-value.js';
-export { createSecretLog } from './log/memory.js';
-export type { SecretLog, SecretLogOptions, SecretLogQuery, SecretLogStats, LoggedEvent } from './log/memory.js';
-export { createJsonLinesSink, readJsonLines } from './log/file.js';
-export type { JsonLinesSink, JsonLinesSinkOptions, LoggedLine } from './log/file.js';
-export { createSyncEngine } from './sync/engine.js';
-export { syncOwnerMark } from './sync/ownership.js';
-export { StoreSyncState, type StoreSyncStateOptions } from './sync/store-state.js';
-export type { SyncEngine, SyncEngineOptions, SyncItem, SyncAction, SyncRunOptions } from './sync/engine.js';
-export type { LeaderElector, PassReport, SyncLoopOptions, SyncLoopState } from './sync/daemon.js';
-export { createSyncMetrics } from './sync/metrics.js';
-export type { SyncMetrics, SyncMetricsOptions } from './sync/metrics.js';
-export { serveSyncStatus } from './sync/http.js';
-export type { SyncStatusServer, SyncStatusServerOptions } from './sync/http.js';
-export { checkDefinitions, DEFAULT_NAME_TEMPLATE } from './sync/definitions.js';
-export type { SyncDefinition } from './sync/definitions.js';
-export { MemorySyncState, JsonFileSyncState, SYNC_STATUSES } from './sync/state.js';
-export type { SyncStateRepository, AssociationRecord, SyncStatus } from './sync/state.js';
-export { parseTemplate, TEMPLATE_PLACEHOLDERS } from './sync/template.js';
-export type { NameTemplate, TemplatePlaceholder, TemplateValues } from './sync/template.js';
-export { migrateAccounts } from './migrate/migrate.js';
-export type { MigrateOptions, MigrationItem } from './migrate/migrate.js';
-export { FileMigrationJournal, MemoryMigrationJournal } from './migrate/journal.js';
-export type { JournalRecord, MigrationJournal, MigrationStep } from './migrate/journal.js';
-export type { StaleIfErrorOptions } from './stale.js';
-export { rateBudget, RateBudget, setBudgetClock } from './budget.js';
-export type { BudgetClock, RateDefaults, RateLimitField } from './budget.js';
+// The public surface of `secretbind`: re-exports only, from each room's door. test/api.test.ts pins it.
+
+// Resolution
+export { createSecretResolver, wrapAccountLookup } from './resolve/index.js';
+export type { SecretResolver, SecretResolverOptions, Milliseconds, ProviderErrorPolicy, BulkOptions, BulkResult, Explanation, CheckOptions, CheckReport, StoreReport, BindingReport, ResolvedAccount, StaleIfErrorOptions } from './resolve/index.js';
+
+// Records, the repository and the shared floor
+export { MemoryBindingRepository, checkBinding } from './stores/index.js';
+export type { Account, SecretStore, AccountBinding, BindingRepository, BindingConfig, MaybePromise } from './stores/index.js';
+export { parseReference, formatReference, referencePath, SecretbindError, isSecretbindError, ERROR_CODES, WithheldError, formatEvent } from './shared/index.js';
+export { encryptLocalPassword, decryptLocalPassword, decryptLocalPasswordBytes, generateFernetKey } from './shared/index.js';
+export type { EntryReference, SecretbindErrorCode, SecretbindErrorContext, SecretbindErrorJSON } from './shared/index.js';
+export type { SecretEvent, ResolutionEvent, ProviderEvent, EntryEvent, SyncEvent, ResolutionOutcome, SecretEventListener } from './shared/index.js';
+export type { FernetKeyInput, FernetDecryptOptions, FernetEncryptOptions, UnixSeconds } from './shared/index.js';
+
+// The provider contract, and what provider authors share (the built-in providers use these too)
+export type { SecretProvider, ResolveContext, ProviderValue, ProviderSettled, ProviderNotice, StoreCheckDetails, EntryInfo, ListOptions, EntryValue, WriteOptions, WriteResult, RemoveOptions, ProviderWriteOptions, ProviderRemoveOptions, EntrySettled } from './stores/index.js';
+export { DEFAULT_OWNER, guardWrite, validateStoreFields, BUILT_IN_STORE_TYPES, SECRET_STORE_FIELDS, credentialFingerprint, peerLoader, missingPeer } from './stores/index.js';
+export type { ExistingEntry, ValidateStoreOptions, AtomicWriteOptions, FileLockOptions, BudgetClock, RateDefaults, RateLimitField } from './stores/index.js';
+export { fileVersion, writeFileAtomic, withFileLock, readEachOnce, settle, jsonSecretEntry, jsonSecretField, jsonSecretText, rateBudget, RateBudget, setBudgetClock } from './stores/index.js';
+export { abortableDelay, runWithTimeout, untilAborted, forEachLimit } from './shared/index.js';
+export { STORE_REF_REFRESH_MS } from './access/index.js';
+
+// The secret log
+export { createSecretLog, createJsonLinesSink, readJsonLines } from './log/index.js';
+export type { SecretLog, SecretLogOptions, SecretLogQuery, SecretLogStats, LoggedEvent, JsonLinesSink, JsonLinesSinkOptions, LoggedLine } from './log/index.js';
+
+// Sync
+export { createSyncEngine, syncOwnerMark, StoreSyncState, createSyncMetrics, serveSyncStatus, checkDefinitions, DEFAULT_NAME_TEMPLATE, MemorySyncState, JsonFileSyncState, SYNC_STATUSES, parseTemplate, TEMPLATE_PLACEHOLDERS } from './sync/index.js';
+export type { StoreSyncStateOptions, SyncEngine, SyncEngineOptions, SyncItem, SyncAction, SyncRunOptions, LeaderElector, PassReport, SyncLoopOptions, SyncLoopState, SyncMetrics, SyncMetricsOptions, SyncStatusServer, SyncStatusServerOptions, SyncDefinition, SyncStateRepository, AssociationRecord, SyncStatus, NameTemplate, TemplatePlaceholder, TemplateValues } from './sync/index.js';
+
+// Migration
+export { migrateAccounts, FileMigrationJournal, MemoryMigrationJournal } from './migrate/index.js';
+export type { MigrateOptions, MigrationItem, JournalRecord, MigrationJournal, MigrationStep } from './migrate/index.js';

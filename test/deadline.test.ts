@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeadlineNode, DeadlineQueue } from '../src/deadline.js';
+import { DeadlineNode, DeadlineQueue } from '../src/access/deadline.js';
 
 class Recorder extends DeadlineNode {
   constructor(

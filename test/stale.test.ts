@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createSecretResolver, MemoryBindingRepository, SecretbindError, type SecretEvent } from 'secretbind';
 import { memory } from '../providers/memory/index.js';
 import { vault } from '../providers/vault/index.js';
-import { StaleCache } from '../src/stale.js';
+import { StaleCache } from '../src/resolve/stale.js';
 import { start as startVault } from './servers/vault/index.js';
 
 afterEach(() => vi.useRealTimers());

@@ -1,8 +1,8 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { SyncEvent } from '../events.js';
-import { SecretbindError } from '../errors.js';
-import type { SyncItem } from './engine.js';
+import type { SyncEvent } from '../shared/index.js';
+import { SecretbindError } from '../shared/index.js';
+import type { SyncItem } from './plan.js';
 
 /**
  * Who may write when several replicas run: only the leader. `isLeader()` must turn false before another replica

@@ -1,4 +1,4 @@
-import { SecretbindError } from '../errors.js';
+import { SecretbindError } from '../shared/index.js';
 import { parseTemplate, type NameTemplate } from './template.js';
 
 /**

@@ -1,5 +1,5 @@
-import type { SecretEvent } from '../events.js';
-import { peerLoader } from '../peer.js';
+import type { SecretEvent } from '../shared/index.js';
+import { peerLoader } from '../stores/index.js';
 import type { PassReport } from './daemon.js';
 
 /** The parts of prom-client the metrics use. */

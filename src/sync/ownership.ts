@@ -1,12 +1,18 @@
 /** Whose a destination entry is (owner marks), and the key the state's HMACs are made with. */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { SecretbindError } from '../errors.js';
-import type { EntryInfo } from '../provider.js';
+import { SecretbindError } from '../shared/index.js';
+import type { EntryInfo, EntryValue } from '../stores/index.js';
 
 /** The HMAC key of values, from the operator's key (or a random one), and an id that tells which key made an HMAC. */
 export interface StateKeys {
   key: Uint8Array;
   id: string;
+}
+
+/** An HMAC of a value (objects with sorted keys), keyed by the state's key. */
+export function hmacOf(key: Uint8Array, value: EntryValue): string {
+  const canonical = typeof value === 'string' ? `s:${value}` : `o:${JSON.stringify(Object.keys(value).sort().map((name) => [name, value[name]]))}`;
+  return createHmac('sha256', key).update(canonical).digest('base64url');
 }
 
 export function stateKeys(input: Uint8Array | string | undefined): StateKeys {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import type { MaybePromise } from '../bindings.js';
-import type { SecretbindErrorCode } from '../errors.js';
-import { writeFileAtomic } from '../files.js';
+import type { MaybePromise } from '../stores/index.js';
+import type { SecretbindErrorCode } from '../shared/index.js';
+import { writeFileAtomic } from '../stores/index.js';
 
 /** Vault secrets sync's association statuses. */
 export const SYNC_STATUSES = ['UNKNOWN', 'PENDING', 'SYNCED', 'UNSYNCED', 'INTERNAL_ERROR', 'CLIENT_SIDE_ERROR', 'EXTERNAL_SERVICE_ERROR'] as const;

@@ -1,5 +1,5 @@
-import { SecretbindError } from '../errors.js';
-import { formatReference } from '../reference.js';
+import { SecretbindError } from '../shared/index.js';
+import { formatReference } from '../shared/index.js';
 
 /**
  * Name templates for sync destinations: the subset of Go templates Vault secrets sync uses. Text with

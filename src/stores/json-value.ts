@@ -1,5 +1,5 @@
-import { SecretbindError } from './errors.js';
-import type { EntryValue } from './provider.js';
+import { SecretbindError } from '../shared/index.js';
+import type { EntryValue } from './contract.js';
 
 /**
  * Stores that hold one string per secret (AWS Secrets Manager, Azure Key Vault, Google Secret Manager, the OS

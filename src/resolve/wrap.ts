@@ -1,4 +1,4 @@
-import type { Account } from './bindings.js';
+import type { Account } from '../stores/index.js';
 import type { SecretResolver } from './resolver.js';
 
 /**

@@ -1,6 +1,6 @@
-import type { SecretStore } from './bindings.js';
-import { abortableDelay } from './abort.js';
-import { SecretbindError } from './errors.js';
+import type { SecretStore } from './records.js';
+import { abortableDelay } from '../shared/index.js';
+import { SecretbindError } from '../shared/index.js';
 
 /**
  * One rate budget per store, shared by everything in the process that calls it: resolver lookups, bulk reads, sync

@@ -1,5 +1,5 @@
-import { SecretbindError } from './errors.js';
-import type { SecretStore } from './bindings.js';
+import { SecretbindError } from '../shared/index.js';
+import type { SecretStore } from './records.js';
 import { checkRateLimit } from './budget.js';
 
 /** Checks one field's value; returns what was expected when it is wrong. */

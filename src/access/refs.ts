@@ -1,7 +1,6 @@
-import { createHmac, randomBytes } from 'node:crypto';
-import type { SecretStore } from './bindings.js';
-import { isSecretbindError, SecretbindError } from './errors.js';
-import { parseStoreRef, REF_SUFFIX } from './store-fields.js';
+import type { SecretStore } from '../stores/index.js';
+import { isSecretbindError, SecretbindError } from '../shared/index.js';
+import { parseStoreRef, REF_SUFFIX } from '../stores/index.js';
 
 /** How long a store's `<field>_ref` values are used before they are read again (credential rotation). */
 export const STORE_REF_REFRESH_MS = 60_000;
@@ -154,15 +153,4 @@ function refTargets(store: SecretStore): string[] {
 function lendingError(path: readonly string[]): SecretbindError {
   const first = path[0]!;
   return new SecretbindError('CONFIG_INVALID', `Store ${JSON.stringify(first)}: its credentials come through ${path.join(' -> ')}; stores cannot lend each other credentials in a loop or more than ${MAX_DEPTH} deep. Fix the <field>_ref fields of these stores.`, { store: first });
-}
-
-const FINGERPRINT_KEY = randomBytes(32);
-
-/**
- * A stand-in for credentials in a provider's client-cache key: an HMAC under a key made per process, so the key
- * changes when the credentials do and never holds them (nor a plain hash a short secret could be guessed from).
- */
-export function credentialFingerprint(...values: unknown[]): string {
-  if (values.every((value) => value === undefined || value === null)) return '';
-  return createHmac('sha256', FINGERPRINT_KEY).update(JSON.stringify(values)).digest('base64url');
 }

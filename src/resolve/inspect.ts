@@ -1,9 +1,8 @@
-import type { Account, AccountBinding, SecretStore } from './bindings.js';
+import { asProviderError, entryPointOf } from '../access/index.js';
+import { SecretbindError, type SecretbindErrorCode } from '../shared/index.js';
+import type { Account, AccountBinding, SecretStore, StoreCheckDetails } from '../stores/index.js';
 import { resolveBulk } from './bulk.js';
-import { asResolutionError, entryPointOf, type Engine } from './engine.js';
-import { asProviderError } from './provider-call.js';
-import { SecretbindError, type SecretbindErrorCode } from './errors.js';
-import type { StoreCheckDetails } from './provider.js';
+import { asResolutionError, type Resolution } from './lookup.js';
 
 /** Why an account resolves the way it does. Holds names and flags, never a value. */
 export interface Explanation {
@@ -59,11 +58,11 @@ export interface CheckReport {
 }
 
 /** @internal */
-export async function explainAccount(engine: Engine, account: Account): Promise<Explanation> {
-  const local = { hasPassword: typeof account.password === 'string' && account.password.length > 0, keyConfigured: engine.hasLocalKey };
+export async function explainAccount(resolution: Resolution, account: Account): Promise<Explanation> {
+  const local = { hasPassword: typeof account.password === 'string' && account.password.length > 0, keyConfigured: resolution.local.hasKey };
   const localSource: Explanation['source'] = local.hasPassword && !local.keyConfigured ? 'error' : 'local';
   const localReason = local.hasPassword ? (local.keyConfigured ? 'its local password is used' : 'its local password would be used, but no Fernet key is configured') : 'it has no local password (resolves to null)';
-  const binding = await engine.repository.findBinding(account.name);
+  const binding = await resolution.access.repository.findBinding(account.name);
   if (!binding) {
     return { account: account.name, source: localSource, reason: `No binding: ${localReason}.`, binding: { found: false }, local, ...keyCode(local) };
   }
@@ -74,13 +73,13 @@ export async function explainAccount(engine: Engine, account: Account): Promise<
     binding: { found: true, store: binding.store, entry: binding.entry, enabled: binding.enabled !== false },
     local,
   };
-  const store = await engine.repository.findStore(binding.store);
+  const store = await resolution.access.repository.findStore(binding.store);
   explanation.store = store ? { name: store.name, found: true, type: store.type, enabled: store.enabled !== false } : { name: binding.store, found: false };
   if (store) {
     const entryPoint = entryPointOf(store.type)?.module;
-    explanation.provider = { type: store.type, registered: engine.providers.has(store.type), ...(entryPoint ? { entryPoint } : {}) };
+    explanation.provider = { type: store.type, registered: resolution.access.providers.has(store.type), ...(entryPoint ? { entryPoint } : {}) };
     try {
-      const ref = engine.reference(binding.entry, store, account.name);
+      const ref = resolution.access.reference(binding.entry, store, account.name);
       explanation.reference = { ok: true, segments: ref.segments, ...(ref.field === undefined ? {} : { field: ref.field }) };
     } catch (error) {
       const failure = error as SecretbindError;
@@ -91,7 +90,9 @@ export async function explainAccount(engine: Engine, account: Account): Promise<
   if (!store) return { ...explanation, source: 'error', code: 'STORE_NOT_FOUND', reason: `Bound to store ${JSON.stringify(binding.store)}, which does not exist.` };
   if (store.enabled === false) return { ...explanation, source: localSource, reason: `Store ${JSON.stringify(store.name)} is disabled: ${localReason}.`, ...keyCode(local) };
   try {
-    engine.planStore(account, binding, store);
+    // Rule 2 as a lookup would meet it (provider, store fields, reference), without filling `_ref` fields.
+    resolution.access.providerOf(store, account.name);
+    resolution.access.reference(binding.entry, store, account.name);
   } catch (error) {
     const failure = asResolutionError(error, account);
     return { ...explanation, source: 'error', code: failure.code, reason: failure.message };
@@ -104,20 +105,20 @@ function keyCode(local: Explanation['local']): Pick<Explanation, 'code'> {
 }
 
 /** @internal */
-export async function checkBindings(engine: Engine, options: CheckOptions = {}, concurrency = 8): Promise<CheckReport> {
-  const { repository } = engine;
+export async function checkBindings(resolution: Resolution, options: CheckOptions = {}, concurrency = 8): Promise<CheckReport> {
+  const { repository } = resolution.access;
   if (typeof repository.listStores !== 'function' || typeof repository.listBindings !== 'function') {
     throw new SecretbindError('CONFIG_INVALID', 'check() needs a repository with listStores() and listBindings().');
   }
   const [stores, bindings] = await Promise.all([repository.listStores(), repository.listBindings()]);
-  const storeReports = await Promise.all(stores.map((store) => checkStore(engine, store)));
+  const storeReports = await Promise.all(stores.map((store) => checkStore(resolution, store)));
   const storeByName = new Map(stores.map((store) => [store.name, store]));
   const failedStores = new Map(storeReports.filter((report) => !report.ok).map((report) => [report.store, report]));
 
-  const bindingReports: BindingReport[] = bindings.map((binding) => checkBinding(engine, binding, storeByName.get(binding.store), failedStores.get(binding.store)));
+  const bindingReports: BindingReport[] = bindings.map((binding) => checkBinding(resolution, binding, storeByName.get(binding.store), failedStores.get(binding.store)));
   if (options.resolveEntries) {
     const toRead = bindingReports.filter((report) => report.status === 'ok').map((report) => ({ name: report.account }));
-    const results = await resolveBulk(engine, toRead, { concurrency });
+    const results = await resolveBulk(resolution, toRead, { concurrency });
     for (const report of bindingReports) {
       const result = results.get(report.account);
       if (result && !result.ok) Object.assign(report, { status: 'error', code: result.error.code, message: result.error.message });
@@ -127,9 +128,9 @@ export async function checkBindings(engine: Engine, options: CheckOptions = {}, 
   return { ok, stores: storeReports, bindings: bindingReports };
 }
 
-async function checkStore(engine: Engine, store: SecretStore): Promise<StoreReport> {
+async function checkStore(resolution: Resolution, store: SecretStore): Promise<StoreReport> {
   const report: StoreReport = { store: store.name, type: store.type, enabled: store.enabled !== false, ok: true };
-  const provider = engine.providers.get(store.type);
+  const provider = resolution.access.providers.get(store.type);
   try {
     if (!provider) {
       const entry = entryPointOf(store.type);
@@ -137,8 +138,8 @@ async function checkStore(engine: Engine, store: SecretStore): Promise<StoreRepo
     }
     provider.validateStore?.(store);
     if (provider.check && report.enabled) {
-      const ready = await engine.fillStore(store);
-      report.details = await engine.withDeadline(ready, undefined, (ctx) => provider.check!(ready, ctx));
+      const ready = await resolution.access.fillStore(store);
+      report.details = await resolution.access.withDeadline(ready, undefined, (ctx) => provider.check!(ready, ctx));
     }
   } catch (error) {
     const failure = asProviderError(error, store, undefined);
@@ -147,13 +148,13 @@ async function checkStore(engine: Engine, store: SecretStore): Promise<StoreRepo
   return report;
 }
 
-function checkBinding(engine: Engine, binding: AccountBinding, store: SecretStore | undefined, storeFailure: StoreReport | undefined): BindingReport {
+function checkBinding(resolution: Resolution, binding: AccountBinding, store: SecretStore | undefined, storeFailure: StoreReport | undefined): BindingReport {
   const report: BindingReport = { account: binding.account, store: binding.store, entry: binding.entry, status: 'ok' };
   if (store) report.storeType = store.type;
   const fail = (code: SecretbindErrorCode, message: string): BindingReport => ({ ...report, status: 'error', code, message });
   if (!store) return fail('STORE_NOT_FOUND', `Store ${JSON.stringify(binding.store)} does not exist.`);
   try {
-    engine.reference(binding.entry, store, binding.account);
+    resolution.access.reference(binding.entry, store, binding.account);
   } catch (error) {
     return fail((error as SecretbindError).code, (error as SecretbindError).message);
   }

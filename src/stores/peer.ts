@@ -1,4 +1,4 @@
-import { SecretbindError } from './errors.js';
+import { SecretbindError } from '../shared/index.js';
 
 /**
  * Loads a provider's optional peer library once, lazily. `injected` (a provider's `lib` option) wins; otherwise

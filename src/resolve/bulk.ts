@@ -1,10 +1,10 @@
-import type { Account, SecretStore } from './bindings.js';
-import { forEachLimit } from './concurrency.js';
-import { asResolutionError, event, valueOf, type Engine, type Plan } from './engine.js';
-import { SecretbindError } from './errors.js';
-import { asProviderError } from './provider-call.js';
-import type { EntryReference } from './reference.js';
-import type { ProviderSettled, SecretProvider } from './provider.js';
+import { asProviderError, valueOf } from '../access/index.js';
+import { forEachLimit } from '../shared/index.js';
+import { SecretbindError } from '../shared/index.js';
+import { emitTo } from '../shared/index.js';
+import type { EntryReference } from '../shared/index.js';
+import type { Account, ProviderSettled, SecretProvider, SecretStore } from '../stores/index.js';
+import { asResolutionError, event, fallsBack, planAccount, type Plan, type Resolution } from './lookup.js';
 
 export interface BulkOptions {
   /** Provider calls (and repository lookups) running at once, for providers without `resolveMany`. Default: the resolver's `concurrency`. */
@@ -30,7 +30,7 @@ interface StoreGroup {
  * every account on its own, fallback included.
  * @internal
  */
-export async function resolveBulk(engine: Engine, accounts: Iterable<Account>, options: Required<BulkOptions>): Promise<Map<string, BulkResult>> {
+export async function resolveBulk(resolution: Resolution, accounts: Iterable<Account>, options: Required<BulkOptions>): Promise<Map<string, BulkResult>> {
   const started = performance.now();
   const unique = new Map<string, Account>();
   const settled = new Map<string, BulkResult>();
@@ -51,15 +51,15 @@ export async function resolveBulk(engine: Engine, accounts: Iterable<Account>, o
   await forEachLimit([...unique.values()], options.concurrency, async (account) => {
     let plan: Plan;
     try {
-      plan = await engine.plan(account);
+      plan = await planAccount(resolution.access, account);
     } catch (thrown) {
       const error = asResolutionError(thrown, account);
-      engine.emit(event(account, undefined, 'error', started, { code: error.code, bulk: true }, error));
+      emitTo(resolution.access.onEvent, event(account, undefined, 'error', started, { code: error.code, bulk: true }, error));
       settled.set(account.name, { ok: false, error });
       return;
     }
     if (plan.kind === 'local') {
-      settled.set(account.name, settleLocal(engine, account, plan, started, { reason: plan.reason }));
+      settled.set(account.name, settleLocal(resolution, account, plan, started, { reason: plan.reason }));
       return;
     }
     let group = groups.get(plan.store.name);
@@ -70,10 +70,10 @@ export async function resolveBulk(engine: Engine, accounts: Iterable<Account>, o
 
   await Promise.all(
     [...groups.values()].map(async (group) => {
-      const answers = await readGroup(engine, group, options.concurrency);
+      const answers = await readGroup(resolution, group, options.concurrency);
       for (const { account, plan } of group.accounts) {
         const answer = answers.get(plan.ref.raw) ?? { ok: false, error: noAnswer(group.store, plan.ref) };
-        settled.set(account.name, settleStore(engine, account, plan, answer, started));
+        settled.set(account.name, settleStore(resolution, account, plan, answer, started));
       }
     }),
   );
@@ -85,11 +85,11 @@ export async function resolveBulk(engine: Engine, accounts: Iterable<Account>, o
   return results;
 }
 
-async function readGroup(engine: Engine, group: StoreGroup, concurrency: number): Promise<ReadonlyMap<string, ProviderSettled>> {
+async function readGroup(resolution: Resolution, group: StoreGroup, concurrency: number): Promise<ReadonlyMap<string, ProviderSettled>> {
   const plans = [...group.refs.values()];
   if (group.provider.resolveMany) {
     try {
-      return normalised(await engine.resolveEntries(group.provider, group.store, plans.map((plan) => plan.ref)), group.store);
+      return normalised(await resolution.access.resolveEntries(group.provider, group.store, plans.map((plan) => plan.ref)), group.store);
     } catch (error) {
       // The whole call failed (credentials, reachability): every reference of the store shares the failure.
       return new Map(plans.map((plan) => [plan.ref.raw, { ok: false, error: error as SecretbindError }]));
@@ -98,7 +98,7 @@ async function readGroup(engine: Engine, group: StoreGroup, concurrency: number)
   const answers = new Map<string, ProviderSettled>();
   await forEachLimit(plans, concurrency, async (plan) => {
     try {
-      answers.set(plan.ref.raw, { ok: true, ...valueOf(await engine.resolveEntry(plan, undefined)) });
+      answers.set(plan.ref.raw, { ok: true, ...valueOf(await resolution.access.readOnce(plan, undefined)) });
     } catch (error) {
       answers.set(plan.ref.raw, { ok: false, error: error as SecretbindError });
     }
@@ -121,36 +121,36 @@ function normalised(answers: ReadonlyMap<string, ProviderSettled>, store: Secret
   return safe;
 }
 
-function settleStore(engine: Engine, account: Account, plan: StorePlan, answer: ProviderSettled, started: number): BulkResult {
+function settleStore(resolution: Resolution, account: Account, plan: StorePlan, answer: ProviderSettled, started: number): BulkResult {
   if (answer.ok) {
-    engine.stale?.remember(plan.store.name, plan.ref.raw, answer.value);
-    if (engine.onEvent) engine.emit(event(account, plan, 'store', started, answer.cache ? { cache: answer.cache, bulk: true } : { bulk: true }));
+    resolution.stale?.remember(plan.store.name, plan.ref.raw, answer.value);
+    if (resolution.access.onEvent) emitTo(resolution.access.onEvent, event(account, plan, 'store', started, answer.cache ? { cache: answer.cache, bulk: true } : { bulk: true }));
     return { ok: true, value: answer.value, source: 'store' };
   }
   // One read serves several accounts (and may have joined a single lookup's flight): name this account.
   const error = answer.error.forAccount(account.name).withContext({ store: plan.store.name, storeType: plan.store.type });
-  const stale = engine.stale?.recall(plan.store.name, plan.ref.raw, error);
+  const stale = resolution.stale?.recall(plan.store.name, plan.ref.raw, error);
   if (stale) {
-    engine.emit(event(account, plan, 'stale', started, { code: error.code, ageMs: stale.ageMs, bulk: true }));
+    emitTo(resolution.access.onEvent, event(account, plan, 'stale', started, { code: error.code, ageMs: stale.ageMs, bulk: true }));
     return { ok: true, value: stale.value, source: 'stale' };
   }
-  if (engine.fallsBack(error, account)) {
-    const local = settleLocal(engine, account, plan, started, { code: error.code, fallback: true, reason: 'provider failed' });
+  if (fallsBack(resolution.policy, error, account)) {
+    const local = settleLocal(resolution, account, plan, started, { code: error.code, fallback: true, reason: 'provider failed' });
     if (local.ok) return local;
   }
-  engine.emit(event(account, plan, 'error', started, { code: error.code, bulk: true }));
+  emitTo(resolution.access.onEvent, event(account, plan, 'error', started, { code: error.code, bulk: true }));
   return { ok: false, error };
 }
 
-function settleLocal(engine: Engine, account: Account, plan: Plan, started: number, extra: { reason: string; code?: SecretbindError['code']; fallback?: boolean }): BulkResult {
+function settleLocal(resolution: Resolution, account: Account, plan: Plan, started: number, extra: { reason: string; code?: SecretbindError['code']; fallback?: boolean }): BulkResult {
   try {
-    const value = engine.local(account);
-    engine.emit(event(account, plan, 'local', started, { ...extra, bulk: true }));
+    const value = resolution.local.decrypt(account);
+    emitTo(resolution.access.onEvent, event(account, plan, 'local', started, { ...extra, bulk: true }));
     return { ok: true, value, source: 'local' };
   } catch (thrown) {
     const error = thrown as SecretbindError;
     // A failed fallback reports the provider's failure (the caller's settleStore does that).
-    if (!extra.fallback) engine.emit(event(account, plan, 'error', started, { code: error.code, bulk: true }));
+    if (!extra.fallback) emitTo(resolution.access.onEvent, event(account, plan, 'error', started, { code: error.code, bulk: true }));
     return { ok: false, error };
   }
 }

@@ -1,15 +1,15 @@
-import type { Account, BindingRepository } from './bindings.js';
+import { listEntries, removeEntry, StoreAccess, writeEntry } from '../access/index.js';
+import { SecretbindError } from '../shared/index.js';
+import type { SecretEventListener } from '../shared/index.js';
+import type { FernetKeyInput } from '../shared/index.js';
+import type { Account, BindingRepository, EntryInfo, EntryValue, ListOptions, RemoveOptions, SecretProvider, WriteOptions, WriteResult } from '../stores/index.js';
 import { resolveBulk, type BulkOptions, type BulkResult } from './bulk.js';
-import { asResolutionError, Engine, event, isPromise, type Plan, type ProviderErrorPolicy } from './engine.js';
-import type { StaleIfErrorOptions } from './stale.js';
-import { SecretbindError } from './errors.js';
-import type { SecretEventListener } from './events.js';
-import type { FernetKeyInput } from './fernet.js';
 import { checkBindings, explainAccount, type CheckOptions, type CheckReport, type Explanation } from './inspect.js';
-import { listEntries, removeEntry, writeEntry } from './entries.js';
-import type { EntryInfo, EntryValue, ListOptions, RemoveOptions, SecretProvider, WriteOptions, WriteResult } from './provider.js';
+import { LocalPasswords } from './local.js';
+import { resolvePassword, type ProviderErrorPolicy, type Resolution } from './lookup.js';
+import { StaleCache, type StaleIfErrorOptions } from './stale.js';
 
-export type { ProviderErrorPolicy } from './engine.js';
+export type { ProviderErrorPolicy } from './lookup.js';
 
 /** Milliseconds. */
 export type Milliseconds = number;
@@ -110,18 +110,14 @@ export function createSecretResolver(options: SecretResolverOptions): SecretReso
   if (!options.repository || typeof options.repository.findBinding !== 'function' || typeof options.repository.findStore !== 'function') {
     throw new SecretbindError('CONFIG_INVALID', 'repository must implement findBinding(accountName) and findStore(storeName).');
   }
-  const engine = new Engine({
-    repository: options.repository,
-    providers: options.providers ?? [],
-    cryptographyKey: 'cryptographyKey' in options ? options.cryptographyKey : process.env.CRYPTOGRAPHY_KEY,
-    onEvent: options.onEvent,
-    timeoutMs,
-    onProviderError: policy,
-    staleIfError: options.staleIfError,
-  });
+  // Made in the order their option errors were always reported: stale values, keys, providers.
+  const stale = options.staleIfError ? new StaleCache(options.staleIfError) : undefined;
+  const local = new LocalPasswords('cryptographyKey' in options ? options.cryptographyKey : process.env.CRYPTOGRAPHY_KEY);
+  const access = new StoreAccess({ repository: options.repository, providers: options.providers ?? [], onEvent: options.onEvent, timeoutMs });
+  const resolution: Resolution = { access, local, policy, stale };
 
   return {
-    resolvePassword: (account) => resolvePassword(engine, account),
+    resolvePassword: (account) => resolvePassword(resolution, account),
     resolvePasswords: (accounts, bulkOptions) => {
       let bulkConcurrency: number;
       try {
@@ -129,14 +125,17 @@ export function createSecretResolver(options: SecretResolverOptions): SecretReso
       } catch (error) {
         return Promise.reject(error);
       }
-      return resolveBulk(engine, accounts, { concurrency: bulkConcurrency });
+      return resolveBulk(resolution, accounts, { concurrency: bulkConcurrency });
     },
-    explain: (account) => explainAccount(engine, typeof account === 'string' ? { name: account } : account),
-    check: (checkOptions) => checkBindings(engine, checkOptions, concurrency),
-    listEntries: (store, listOptions) => listEntries(engine, store, listOptions),
-    writeEntry: (store, name, value, writeOptions) => writeEntry(engine, store, name, value, writeOptions),
-    removeEntry: (store, name, removeOptions) => removeEntry(engine, store, name, removeOptions),
-    close: () => engine.close(),
+    explain: (account) => explainAccount(resolution, typeof account === 'string' ? { name: account } : account),
+    check: (checkOptions) => checkBindings(resolution, checkOptions, concurrency),
+    listEntries: (store, listOptions) => listEntries(access, store, listOptions),
+    writeEntry: (store, name, value, writeOptions) => writeEntry(access, store, name, value, writeOptions),
+    removeEntry: (store, name, removeOptions) => removeEntry(access, store, name, removeOptions),
+    close: async () => {
+      resolution.stale?.clear();
+      await access.close();
+    },
   };
 }
 
@@ -145,85 +144,4 @@ function concurrencyOption(value: number | undefined, fallback: number): number 
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < 1) throw new SecretbindError('CONFIG_INVALID', `concurrency must be a positive integer (got ${String(value)}).`);
   return value;
-}
-
-function resolvePassword(engine: Engine, account: Account): Promise<string | null> {
-  if (!account || typeof account.name !== 'string') return Promise.reject(new SecretbindError('CONFIG_INVALID', 'resolvePassword needs an account with a name.'));
-  // Written with explicit promises rather than async/await: this is the hot path, and each await is a hop.
-  const started = engine.onEvent ? performance.now() : 0;
-  let plan: Plan | Promise<Plan>;
-  try {
-    plan = engine.plan(account);
-  } catch (error) {
-    return Promise.reject(failed(engine, account, undefined, error, started));
-  }
-  if (isPromise(plan)) {
-    return plan.then(
-      (ready) => resolvePlanned(engine, account, ready, started),
-      (error: unknown) => Promise.reject(failed(engine, account, undefined, error, started)),
-    );
-  }
-  return resolvePlanned(engine, account, plan, started);
-}
-
-function resolvePlanned(engine: Engine, account: Account, plan: Plan, started: number, reauthenticated = false): Promise<string | null> {
-  if (plan.kind === 'local') {
-    try {
-      const value = engine.local(account);
-      if (engine.onEvent) engine.emit(event(account, plan, 'local', started, { reason: plan.reason }));
-      return Promise.resolve(value);
-    } catch (error) {
-      return Promise.reject(failed(engine, account, plan, error, started));
-    }
-  }
-  return new Promise((resolve, reject) =>
-    engine.read(plan, account.name, {
-      value(answer) {
-        const value = typeof answer === 'string' ? answer : answer.value;
-        engine.stale?.remember(plan.store.name, plan.ref.raw, value);
-        if (engine.onEvent) engine.emit(event(account, plan, 'store', started, typeof answer !== 'string' && answer.cache ? { cache: answer.cache } : {}));
-        resolve(value);
-      },
-      error(failure) {
-        // A joined read's error names the first caller's account: address it to this one.
-        const error = failure.forAccount(account.name);
-        if (engine.stale) {
-          // Rejected credentials get one fresh login and one more try before anything is served stale.
-          const reauthenticate = plan.provider.reauthenticate;
-          if (error.code === 'AUTH_FAILED' && reauthenticate && !reauthenticated) {
-            Promise.resolve()
-              .then(() => reauthenticate.call(plan.provider, plan.store))
-              .then(
-                () => resolvePlanned(engine, account, plan, started, true),
-                () => Promise.reject(failed(engine, account, plan, error, started)),
-              )
-              .then(resolve, reject);
-            return;
-          }
-          const stale = engine.stale.recall(plan.store.name, plan.ref.raw, error);
-          if (stale) {
-            engine.emit(event(account, plan, 'stale', started, { code: error.code, ageMs: stale.ageMs }));
-            return resolve(stale.value);
-          }
-        }
-        if (!engine.fallsBack(error, account)) return reject(failed(engine, account, plan, error, started));
-        let value: string | null;
-        try {
-          value = engine.local(account);
-        } catch {
-          // The local copy cannot stand in: the provider's failure is the one to report.
-          return reject(failed(engine, account, plan, error, started));
-        }
-        engine.emit(event(account, plan, 'local', started, { code: error.code, fallback: true, reason: 'provider failed' }));
-        resolve(value);
-      },
-    }),
-  );
-}
-
-/** Emits the error event and returns the error to throw. */
-function failed(engine: Engine, account: Account, plan: Plan | undefined, thrown: unknown, started: number): SecretbindError {
-  const error = asResolutionError(thrown, account);
-  if (engine.onEvent) engine.emit(event(account, plan, 'error', started, { code: error.code }, error));
-  return error;
 }

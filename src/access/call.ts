@@ -1,11 +1,13 @@
-import type { SecretStore } from './bindings.js';
+import type { SecretStore } from '../stores/index.js';
 import { DeadlineNode, type DeadlineQueue } from './deadline.js';
-import { isSecretbindError, safeCause, SecretbindError } from './errors.js';
-import type { ProviderEvent } from './events.js';
-import type { ProviderNotice, ResolveContext } from './provider.js';
+import { isSecretbindError, safeCause, SecretbindError } from '../shared/index.js';
+import type { ProviderEvent } from '../shared/index.js';
+import type { ProviderNotice, ProviderValue, ResolveContext, SecretProvider } from '../stores/index.js';
+import type { EntryReference } from '../shared/index.js';
 
 /**
- * One provider call under the resolver's deadline, and the context the provider receives.
+ * One provider call under the store-access deadline, the context the provider receives, and the sharing of
+ * identical reads in flight.
  * @internal
  */
 
@@ -126,4 +128,43 @@ export function asProviderError(error: unknown, store: SecretStore, account: str
     storeType: store.type,
     cause: safeCause(error),
   });
+}
+
+/** A read that is ready to go: a usable store record, its provider and the parsed reference. */
+export interface ReadyRead {
+  store: SecretStore;
+  provider: SecretProvider;
+  ref: EntryReference;
+}
+
+/**
+ * Reads in flight, by store name and then reference: an identical read joins the one in flight (and its deadline)
+ * instead of asking the store again. Two map lookups are cheaper than building a joint key.
+ */
+export class SharedReads {
+  readonly #host: CallHost;
+  readonly #inflight = new Map<string, Map<string, ProviderCall<ProviderValue>>>();
+
+  constructor(host: CallHost) {
+    this.#host = host;
+  }
+
+  /** One provider read bounded by the deadline; the listener hears the outcome as a value or a SecretbindError. */
+  read(ready: ReadyRead, account: string | undefined, listener: CallListener<ProviderValue>): void {
+    const { provider, store, ref } = ready;
+    let pending = this.#inflight.get(store.name);
+    const joined = pending?.get(ref.raw);
+    if (joined) {
+      joined.join(listener);
+      return;
+    }
+    if (!pending) this.#inflight.set(store.name, (pending = new Map()));
+    const forStore = pending;
+    const call = new ProviderCall(this.#host, store, account, listener, () => {
+      forStore.delete(ref.raw);
+      if (forStore.size === 0) this.#inflight.delete(store.name);
+    });
+    forStore.set(ref.raw, call);
+    call.start((ctx) => provider.resolve(store, ref, ctx));
+  }
 }

@@ -81,6 +81,16 @@ export type SecretEvent = ResolutionEvent | ProviderEvent | EntryEvent | SyncEve
 /** Receives every event. A listener that throws is ignored: logging never breaks a resolution. */
 export type SecretEventListener = (event: SecretEvent) => void;
 
+/** Hands an event to the listener, if any; a listener that throws is ignored. @internal */
+export function emitTo(listener: SecretEventListener | undefined, event: SecretEvent): void {
+  if (!listener) return;
+  try {
+    listener(event);
+  } catch {
+    // A failing log sink must not fail a lookup, and library code has nowhere else to report it.
+  }
+}
+
 /**
  * One log line for an event, in a stable `key=value` form, for applications that log text.
  *
