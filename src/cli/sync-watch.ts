@@ -86,15 +86,52 @@ export async function watchSync(options: WatchOptions, io: CliIo): Promise<numbe
 
   let server: SyncStatusServer | undefined;
   if (options.listen) {
-    const colon = options.listen.lastIndexOf(':');
-    const host = colon > 0 ? options.listen.slice(0, colon).replace(/^\[|\]$/g, '') : '127.0.0.1';
-    const port = Number(colon >= 0 ? options.listen.slice(colon + 1) : options.listen);
-    if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new SecretbindError('CONFIG_INVALID', `--listen: expected HOST:PORT, not ${JSON.stringify(options.listen)}.`);
+    const { host, port } = listenAddress(options.listen);
     // The server asks whichever engine is current, so a reload does not restart it.
     server = await serveSyncStatus({ engine: { status: () => engine.status(), loopState: () => engine.loopState() }, ...(metrics ? { metrics } : {}), ...(metricsUnavailable ? { metricsUnavailable } : {}), host, port });
     note('info', 'Listening', { url: server.url });
   }
 
+  return untilStopped(options, io, {
+    current: () => engine,
+    build: async () => options.build(await loadConfig(options.configPath), state, onEvent),
+    swap: async (next) => {
+      await engine.stop();
+      await engine.close();
+      engine = next;
+      await start(engine);
+    },
+    close: async () => {
+      await server?.close();
+      options.sink?.close();
+    },
+    note,
+  });
+}
+
+/** HOST:PORT (or a port alone, on loopback) of --listen. */
+function listenAddress(listen: string): { host: string; port: number } {
+  const colon = listen.lastIndexOf(':');
+  const host = colon > 0 ? listen.slice(0, colon).replace(/^\[|\]$/g, '') : '127.0.0.1';
+  const port = Number(colon >= 0 ? listen.slice(colon + 1) : listen);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new SecretbindError('CONFIG_INVALID', `--listen: expected HOST:PORT, not ${JSON.stringify(listen)}.`);
+  return { host, port };
+}
+
+interface Running {
+  current(): SyncEngine;
+  /** Builds an engine from the configuration file again; throws when the configuration is refused. */
+  build(): Promise<SyncEngine>;
+  /** Stops the running engine and starts this one. */
+  swap(next: SyncEngine): Promise<void>;
+  /** Closes what serves beside the engine (the status server, the log sink). */
+  close(): Promise<void>;
+  note(level: 'info' | 'warn', message: string, detail?: Record<string, string | number | boolean>): void;
+}
+
+/** Runs until SIGTERM or SIGINT (a second one exits at once); SIGHUP reloads, refusing a bad configuration. */
+function untilStopped(options: WatchOptions, io: CliIo, running: Running): Promise<number> {
+  const { note } = running;
   return new Promise<number>((resolve) => {
     let stopping = false;
     let reloading = Promise.resolve();
@@ -103,15 +140,12 @@ export async function watchSync(options: WatchOptions, io: CliIo): Promise<numbe
         reloading = reloading.then(async () => {
           let next: SyncEngine;
           try {
-            next = await options.build(await loadConfig(options.configPath), state, onEvent);
+            next = await running.build();
           } catch (error) {
             note('warn', 'Reload refused; the running configuration stays', { code: isSecretbindError(error) ? error.code : 'CONFIG_INVALID', why: error instanceof Error ? error.message : 'invalid' });
             return;
           }
-          await engine.stop();
-          await engine.close();
-          engine = next;
-          await start(engine);
+          await running.swap(next);
           note('info', 'Configuration reloaded');
         });
         return;
@@ -130,10 +164,9 @@ export async function watchSync(options: WatchOptions, io: CliIo): Promise<numbe
       grace.unref?.();
       void (async () => {
         await reloading;
-        await engine.stop();
-        await engine.close();
-        await server?.close();
-        options.sink?.close();
+        await running.current().stop();
+        await running.current().close();
+        await running.close();
         clearTimeout(grace);
         unsubscribe?.();
         note('info', 'Stopped');

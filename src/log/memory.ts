@@ -110,23 +110,8 @@ export function createSecretLog(options: SecretLogOptions = {}): SecretLog {
     else list.first = node.nextOfAccount!;
   }
 
-  function count(event: SecretEvent): void {
-    if (event.kind === 'resolution') {
-      stats.lookups++;
-      if (event.fallback) stats.fallbacks++;
-      if (event.cache === 'hit') stats.cacheHits++;
-      else if (event.cache === 'miss') stats.cacheMisses++;
-      if (event.store !== undefined) {
-        const store = (stats.stores[event.store] ??= { lookups: 0, errors: 0 });
-        store.lookups++;
-        if (event.outcome === 'error') store.errors++;
-      }
-    }
-    if ((event.kind === 'resolution' || event.kind === 'entry') && event.outcome === 'error' && event.code !== undefined) stats.errors[event.code] = (stats.errors[event.code] ?? 0) + 1;
-  }
-
   const record = (event: SecretEvent): void => {
-    count(event);
+    countEvent(stats, event);
     const account = event.kind === 'entry' || event.kind === 'sync' ? '' : (event.account ?? '');
     const node: Node = { at: now(), event, account, older: newest, newer: undefined, nextOfAccount: undefined };
     if (newest) newest.newer = node;
@@ -180,4 +165,20 @@ function positive(value: number | undefined, fallback: number, name: string): nu
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < 1) throw new SecretbindError('CONFIG_INVALID', `createSecretLog: ${name} must be a positive integer (got ${String(value)}).`);
   return value;
+}
+
+/** Adds an event to the running counts. */
+function countEvent(stats: SecretLogStats, event: SecretEvent): void {
+  if (event.kind === 'resolution') {
+    stats.lookups++;
+    if (event.fallback) stats.fallbacks++;
+    if (event.cache === 'hit') stats.cacheHits++;
+    else if (event.cache === 'miss') stats.cacheMisses++;
+    if (event.store !== undefined) {
+      const store = (stats.stores[event.store] ??= { lookups: 0, errors: 0 });
+      store.lookups++;
+      if (event.outcome === 'error') store.errors++;
+    }
+  }
+  if ((event.kind === 'resolution' || event.kind === 'entry') && event.outcome === 'error' && event.code !== undefined) stats.errors[event.code] = (stats.errors[event.code] ?? 0) + 1;
 }

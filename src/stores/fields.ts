@@ -3,7 +3,7 @@ import type { SecretStore } from './records.js';
 import { checkRateLimit } from './budget.js';
 
 /** Checks one field's value; returns what was expected when it is wrong. */
-type FieldCheck = (value: unknown) => string | undefined;
+export type FieldCheck = (value: unknown) => string | undefined;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -37,7 +37,7 @@ const roleArn: FieldCheck = (value) =>
   typeof value === 'string' && /^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/.test(value) ? undefined : 'expected an IAM role ARN (arn:aws:iam::123456789012:role/name)';
 
 /** The fields each built-in store type accepts, besides `name`, `type` and `enabled`. */
-const STORE_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldCheck>>>> = {
+export const STORE_FIELDS: Readonly<Record<string, Readonly<Record<string, FieldCheck>>>> = {
   envvar: { envvar_prefix: envName, envvar_allow: envNames },
   memory: {},
   keepass: { kdbx_path: text, keyfile_path: text, master_password_env: envName, master_password: text },
