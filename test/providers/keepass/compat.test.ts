@@ -13,6 +13,9 @@ import { copyOf, fixture, manifest, MASTER, type ManifestFile } from './helpers.
 
 /** The fixtures kdbxweb can open and write (it has no Twofish). */
 const WRITABLE = manifest.files.filter((file) => file.cipher !== 'Twofish');
+// Deadlines are not under test here: a write of an AES-KDF file (many rounds, twice) on a loaded CI machine can take
+// longer than the default 5 s.
+const WRITE_DEADLINE_MS = 30_000;
 const ENV = { KEEPASS_MASTER: MASTER };
 
 function storeFor(file: ManifestFile, path: string): SecretStore {
@@ -72,7 +75,7 @@ describe('KeePass: writes leave files that KeePassXC cannot open (regression)', 
     it(`${file.file} (${file.kdf}): create, update and remove each leave a file keepassxc-cli and pykeepass open`, { timeout: 60_000 }, async () => {
       const path = copyOf(file.file);
       const known = original(file);
-      const resolver = createSecretResolver({ repository: new MemoryBindingRepository().putStore(storeFor(file, path)), providers: [keepass({ env: ENV })], cryptographyKey: [] });
+      const resolver = createSecretResolver({ repository: new MemoryBindingRepository().putStore(storeFor(file, path)), providers: [keepass({ env: ENV })], cryptographyKey: [], timeoutMs: WRITE_DEADLINE_MS });
       try {
         const created = 'Secretbind/compat/created';
         const both = (value: string | undefined) => Array(2).fill({ [created]: value, [known.entry]: known.value });
