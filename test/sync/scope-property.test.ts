@@ -62,7 +62,9 @@ async function property(destination: Destination, numRuns: number): Promise<numb
       expect(destination.outside().slice(before), JSON.stringify({ names, template })).toEqual([]);
       await engine.close();
     }),
-    { numRuns },
+    // One plain name under the default template always runs first, so the count of writes below cannot come out 0
+    // by the luck of the draw (a store with strict names, Key Vault's, refuses most hostile ones).
+    { numRuns, examples: [[['db'], undefined]] },
   );
   return done;
 }
