@@ -108,6 +108,8 @@ export class StoreAccess implements CallHost {
     const store = await this.repository.findStore(storeName);
     if (!store) throw new SecretbindError('STORE_NOT_FOUND', `Store ${JSON.stringify(storeName)} does not exist: add it to the configuration or fix the name.`, { store: storeName });
     if (store.enabled === false) throw new SecretbindError('CONFIG_INVALID', `Store ${JSON.stringify(storeName)} is disabled: enable it before listing or writing its entries.`, { store: store.name, storeType: store.type });
+    // The provider first: a store no provider serves lends its *_env names to nothing.
+    if (!this.providers.has(store.type)) throw notRegistered(store, undefined);
     this.#noteStore(store);
     const provider = this.#providerFor(store, undefined);
     return { store: await this.fillStore(store), provider };

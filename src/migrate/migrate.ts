@@ -52,8 +52,7 @@ export async function migrateAccounts(options: MigrateOptions): Promise<Migratio
     const context: MigrationContext = {
       options, repository, access, local, keyInput, hmacOf, journal, records, last, store, provider,
       async note(entries) {
-        const at = new Date().toISOString();
-        await journal.append(entries.map(({ work, step, extra }) => ({ at, account: work.account.name, step, store: store.name, entry: work.item.entry, hmac: work.hmac, ...(work.clearLocal ? { clearLocal: true } : {}), ...extra })));
+        await journal.append(entries.map(({ work, step, extra }) => ({ at: new Date().toISOString(), account: work.account.name, step, store: store.name, entry: work.item.entry, hmac: work.hmac, ...(work.clearLocal ? { clearLocal: true } : {}), ...extra })));
         for (const { work, step } of entries) work.last = step;
       },
     };

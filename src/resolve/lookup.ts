@@ -116,24 +116,26 @@ function resolvePlanned(resolution: Resolution, account: Account, plan: Plan, st
             return resolve(kept.value);
           }
         }
-        fallBack(resolution, account, plan, error, started).then(resolve, reject);
+        const settled = fallBack(resolution, account, plan, error, started);
+        if ('error' in settled) reject(settled.error);
+        else resolve(settled.value);
       },
     }),
   );
 }
 
-/** 3. A failed read answered with the local password, where the policy says so; otherwise the error. */
-function fallBack(resolution: Resolution, account: Account, plan: Plan, error: SecretbindError, started: number): Promise<string | null> {
-  if (!fallsBack(resolution.policy, error, account)) return Promise.reject(failed(resolution, account, plan, error, started));
+/** 3. A failed read answered with the local password, where the policy says so; otherwise the error to throw. */
+function fallBack(resolution: Resolution, account: Account, plan: Plan, error: SecretbindError, started: number): { value: string | null } | { error: SecretbindError } {
+  if (!fallsBack(resolution.policy, error, account)) return { error: failed(resolution, account, plan, error, started) };
   let value: string | null;
   try {
     value = resolution.local.decrypt(account);
   } catch {
     // The local copy cannot stand in: the provider's failure is the one to report.
-    return Promise.reject(failed(resolution, account, plan, error, started));
+    return { error: failed(resolution, account, plan, error, started) };
   }
   emitTo(resolution.access.onEvent, event(account, plan, 'local', started, { code: error.code, fallback: true, reason: 'provider failed' }));
-  return Promise.resolve(value);
+  return { value };
 }
 
 /** Whether a provider failure for this account is answered with the local password. */

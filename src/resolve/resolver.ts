@@ -43,7 +43,7 @@ export interface SecretResolverOptions {
    * Opt-in: while a store fails with a retryable error (outage, throttling, timeout), answer with the entry's last
    * good value if it is younger than `maxAgeMs`, emitting `outcome: 'stale'` with its age and the error code. Values
    * are kept in memory only and zeroed when they age out and on `close()`. An `AUTH_FAILED` first gets one fresh
-   * login and one more try; other errors are never answered stale. See README "When the store is down".
+   * login and one more try; other errors are never answered stale. See docs/resolving.md "When the store is down".
    */
   staleIfError?: StaleIfErrorOptions;
   /** Provider calls running at once in `resolvePasswords` for providers without `resolveMany`. Default: 8. */

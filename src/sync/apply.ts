@@ -58,11 +58,10 @@ export async function carryOut(context: ApplyContext, definition: CheckedDefinit
     if (record && !changed && holds(record, base) && holds(record, extra)) return;
     await context.state.put({ ...record, ...base, ...extra, status, changedAt: changed ? now() : (record?.changedAt ?? now()) });
   };
-  const synced = { valueHmac: desired?.hmac, hmacKeyId: context.keys.id, sourceVersion: desired?.sourceVersion, errorCode: undefined };
   try {
     switch (item.action) {
       case 'unchanged':
-        await keep('SYNCED', { destinationVersion: existing?.version ?? record?.destinationVersion, ...synced });
+        await keep('SYNCED', { destinationVersion: existing?.version ?? record?.destinationVersion, valueHmac: desired!.hmac, hmacKeyId: context.keys.id, sourceVersion: desired!.sourceVersion, errorCode: undefined });
         return { ...item, outcome: 'done', status: 'SYNCED' };
       case 'create':
       case 'update':

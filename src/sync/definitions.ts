@@ -19,7 +19,7 @@ export interface SyncDefinition {
   folder?: string;
   /** Destination `KEY` (one value) or `KEY+JSON_KEY` (one key of a JSON secret) to `store:reference`. */
   map?: Readonly<Record<string, string>>;
-  /** Destination names; default `secretbind/{{ .SourceName }}/{{ .SecretPath }}` (`{{ .SecretPath }}` for dotenv... see README). */
+  /** Destination names; default `secretbind/{{ .SourceName }}/{{ .SecretPath }}` (`{{ .SecretPath }}` for dotenv... see docs/sync.md). */
   name_template?: string;
   /** `secret-path` (default): one destination entry per source entry; `secret-key`: one per field. */
   granularity?: 'secret-path' | 'secret-key';

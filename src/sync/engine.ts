@@ -67,38 +67,7 @@ export interface SyncRunOptions {
   allowDeletes?: number;
 }
 
-/** One-way sync from sources into destinations; see README "Sync". */
-export interface SyncEngine {
-  /** What a pass would do now, without changing anything. */
-  plan(options?: Omit<SyncRunOptions, 'dryRun'>): Promise<SyncItem[]>;
-  /** One pass: every planned write and removal, with the outcome of each. */
-  run(options?: SyncRunOptions): Promise<SyncItem[]>;
-  /** Every association with its status, time of last change and last error code. */
-  status(): Promise<AssociationRecord[]>;
-  /** Runs passes in a loop (interval, jitter, file watches, leader election) until {@link SyncEngine.stop}. */
-  start(options?: SyncLoopOptions): Promise<void>;
-  /** Stops the loop: the write in flight finishes, the state is saved, leadership released. */
-  stop(): Promise<void>;
-  /** The loop's role, readiness, last pass and watches (for health endpoints). */
-  loopState(): SyncLoopState;
-  close(): Promise<void>;
-}
-
-export interface SyncRunOptions {
-  /** Only these sync definitions (by name). */
-  only?: readonly string[];
-  /** Decide, but change nothing: no write, no removal, no state. */
-  dryRun?: boolean;
-  /**
-   * Asked before each write and removal; when it answers false the pass leaves the rest for later (a replica that
-   * lost leadership, a process shutting down). Items left are `planned`, their associations untouched.
-   */
-  mayWrite?: () => boolean;
-  /** Confirms a pass that the delete guard stopped: up to this many removals go ahead (`--allow-deletes N`). */
-  allowDeletes?: number;
-}
-
-/** One-way sync from sources into destinations; see README "Sync". */
+/** One-way sync from sources into destinations; see docs/sync.md. */
 export interface SyncEngine {
   /** What a pass would do now, without changing anything. */
   plan(options?: Omit<SyncRunOptions, 'dryRun'>): Promise<SyncItem[]>;
