@@ -24,6 +24,8 @@ export interface KeyringSession {
   stop(): Promise<void>;
 }
 
+const HELPER_TIMEOUT_MS = 10_000;
+
 export async function startKeyring(): Promise<KeyringSession> {
   const home = mkdtempSync(join(tmpdir(), 'secretbind-keyring-'));
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, XDG_RUNTIME_DIR: home, XDG_DATA_HOME: join(home, 'data') };
@@ -45,22 +47,29 @@ export async function startKeyring(): Promise<KeyringSession> {
   const previous = process.env.DBUS_SESSION_BUS_ADDRESS;
   process.env.DBUS_SESSION_BUS_ADDRESS = address;
   const attributeArgs = (attributes: Record<string, string>) => Object.entries(attributes).flat();
+  // Every helper call is bounded: secret-tool waits forever for an unlock prompt no one can answer when the login
+  // collection is locked (as it is when D-Bus had to start a fresh daemon), and a hung test worker would hold CI.
+  const run = (command: string, args: string[], input?: string) => {
+    const result = spawnSync(command, args, { env: clientEnv, timeout: HELPER_TIMEOUT_MS, killSignal: 'SIGKILL', ...(input !== undefined ? { input } : {}) });
+    if (result.error) throw new Error(`${command} ${args[0]} did not finish within ${HELPER_TIMEOUT_MS} ms (is the login collection locked, or gnome-keyring-daemon gone?): ${result.error.message}`);
+    return result;
+  };
   return {
     env: { DBUS_SESSION_BUS_ADDRESS: address },
     seed(attributes, value) {
-      const result = spawnSync('secret-tool', ['store', '--label=seeded by a test', ...attributeArgs(attributes)], { env: clientEnv, input: value });
+      const result = run('secret-tool', ['store', '--label=seeded by a test', ...attributeArgs(attributes)], value);
       if (result.status !== 0) throw new Error(`secret-tool store failed: ${result.stderr.toString()}`);
     },
     lookup(attributes) {
-      const result = spawnSync('secret-tool', ['lookup', ...attributeArgs(attributes)], { env: clientEnv });
+      const result = run('secret-tool', ['lookup', ...attributeArgs(attributes)]);
       return result.status === 0 ? result.stdout.toString() : undefined;
     },
     lock() {
-      const reply = spawnSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.secrets', '/org/freedesktop/secrets', 'org.freedesktop.Secret.Service.Lock', 'array:objpath:/org/freedesktop/secrets/collection/login'], { env: clientEnv });
+      const reply = run('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.secrets', '/org/freedesktop/secrets', 'org.freedesktop.Secret.Service.Lock', 'array:objpath:/org/freedesktop/secrets/collection/login']);
       if (reply.status !== 0) throw new Error(`locking the login collection failed: ${reply.stderr.toString()}`);
     },
     freeze(ms) {
-      const reply = spawnSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.GetConnectionUnixProcessID', 'string:org.freedesktop.secrets'], { env: clientEnv });
+      const reply = run('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.GetConnectionUnixProcessID', 'string:org.freedesktop.secrets']);
       const pid = Number(/uint32 (\d+)/.exec(reply.stdout.toString())?.[1]);
       if (!pid) throw new Error(`cannot find gnome-keyring-daemon on the bus: ${reply.stderr.toString()}`);
       process.kill(pid, 'SIGSTOP');
