@@ -7,18 +7,18 @@ export type { SecretResolver, SecretResolverOptions, Milliseconds, ProviderError
 // Records, the repository and the shared floor
 export { MemoryBindingRepository, checkBinding } from './stores/index.js';
 export type { Account, SecretStore, AccountBinding, BindingRepository, BindingConfig, MaybePromise } from './stores/index.js';
-export { parseReference, formatReference, referencePath, SecretbindError, isSecretbindError, ERROR_CODES, WithheldError, formatEvent } from './shared/index.js';
-export { encryptLocalPassword, decryptLocalPassword, decryptLocalPasswordBytes, generateFernetKey } from './shared/index.js';
-export type { EntryReference, SecretbindErrorCode, SecretbindErrorContext, SecretbindErrorJSON } from './shared/index.js';
-export type { SecretEvent, ResolutionEvent, ProviderEvent, EntryEvent, SyncEvent, ResolutionOutcome, SecretEventListener } from './shared/index.js';
-export type { FernetKeyInput, FernetDecryptOptions, FernetEncryptOptions, UnixSeconds } from './shared/index.js';
+export { parseReference, formatReference, referencePath, SecretbindError, isSecretbindError, ERROR_CODES, WithheldError, formatEvent } from './core/index.js';
+export { encryptLocalPassword, decryptLocalPassword, decryptLocalPasswordBytes, generateFernetKey } from './core/index.js';
+export type { EntryReference, SecretbindErrorCode, SecretbindErrorContext, SecretbindErrorJSON } from './core/index.js';
+export type { SecretEvent, ResolutionEvent, ProviderEvent, EntryEvent, SyncEvent, ResolutionOutcome, SecretEventListener } from './core/index.js';
+export type { FernetKeyInput, FernetDecryptOptions, FernetEncryptOptions, UnixSeconds } from './core/index.js';
 
 // The provider contract, and what provider authors share (the built-in providers use these too)
 export type { SecretProvider, ResolveContext, ProviderValue, ProviderSettled, ProviderNotice, StoreCheckDetails, EntryInfo, ListOptions, EntryValue, WriteOptions, WriteResult, RemoveOptions, ProviderWriteOptions, ProviderRemoveOptions, EntrySettled } from './stores/index.js';
 export { DEFAULT_OWNER, guardWrite, validateStoreFields, BUILT_IN_STORE_TYPES, SECRET_STORE_FIELDS, credentialFingerprint, peerLoader, missingPeer } from './stores/index.js';
 export type { ExistingEntry, ValidateStoreOptions, AtomicWriteOptions, FileLockOptions, BudgetClock, RateDefaults, RateLimitField } from './stores/index.js';
 export { fileVersion, writeFileAtomic, withFileLock, readEachOnce, settle, jsonSecretEntry, jsonSecretField, jsonSecretText, rateBudget, RateBudget, setBudgetClock } from './stores/index.js';
-export { abortableDelay, runWithTimeout, untilAborted, forEachLimit } from './shared/index.js';
+export { abortableDelay, runWithTimeout, untilAborted, forEachLimit } from './core/index.js';
 export { STORE_REF_REFRESH_MS } from './access/index.js';
 
 // The secret log

@@ -12,13 +12,13 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Which rooms each room may import (through their doors). `cli` imports the package by name, like a user. */
 const MAY_IMPORT: Record<string, readonly string[]> = {
-  shared: [],
-  stores: ['shared'],
-  access: ['shared', 'stores'],
-  resolve: ['shared', 'stores', 'access'],
-  sync: ['shared', 'stores', 'access'],
-  migrate: ['shared', 'stores', 'access', 'resolve', 'sync'],
-  log: ['shared'],
+  core: [],
+  stores: ['core'],
+  access: ['core', 'stores'],
+  resolve: ['core', 'stores', 'access'],
+  sync: ['core', 'stores', 'access'],
+  migrate: ['core', 'stores', 'access', 'resolve', 'sync'],
+  log: ['core'],
   cli: [],
 };
 

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
-import { isSecretbindError, SecretbindError } from '../shared/index.js';
-import { emitTo, type SecretEvent, type SecretEventListener } from '../shared/index.js';
-import { parseReference, type EntryReference } from '../shared/index.js';
+import { isSecretbindError, SecretbindError } from '../core/index.js';
+import { emitTo, type SecretEvent, type SecretEventListener } from '../core/index.js';
+import { parseReference, type EntryReference } from '../core/index.js';
 import { BUILT_IN_STORE_TYPES } from '../stores/index.js';
 import type { BindingRepository, MaybePromise, SecretStore } from '../stores/index.js';
 import type { ProviderSettled, ProviderValue, ResolveContext, SecretProvider } from '../stores/index.js';

@@ -1,9 +1,9 @@
 import type { SecretStore } from '../stores/index.js';
 import { DeadlineNode, type DeadlineQueue } from './deadline.js';
-import { isSecretbindError, safeCause, SecretbindError } from '../shared/index.js';
-import type { ProviderEvent } from '../shared/index.js';
+import { isSecretbindError, safeCause, SecretbindError } from '../core/index.js';
+import type { ProviderEvent } from '../core/index.js';
 import type { ProviderNotice, ProviderValue, ResolveContext, SecretProvider } from '../stores/index.js';
-import type { EntryReference } from '../shared/index.js';
+import type { EntryReference } from '../core/index.js';
 
 /**
  * One provider call under the store-access deadline, the context the provider receives, and the sharing of

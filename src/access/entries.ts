@@ -1,6 +1,6 @@
 import type { StoreAccess } from './access.js';
-import { isSecretbindError, safeCause, SecretbindError } from '../shared/index.js';
-import type { EntryEvent } from '../shared/index.js';
+import { isSecretbindError, safeCause, SecretbindError } from '../core/index.js';
+import type { EntryEvent } from '../core/index.js';
 import {
   DEFAULT_OWNER,
   type SecretStore,
@@ -12,7 +12,7 @@ import {
   type WriteOptions,
   type WriteResult,
 } from '../stores/index.js';
-import { parseReference, type EntryReference } from '../shared/index.js';
+import { parseReference, type EntryReference } from '../core/index.js';
 
 /**
  * Stores as destinations: list, write and remove through the store's provider, under the resolver's deadline, with

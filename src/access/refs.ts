@@ -1,5 +1,5 @@
 import type { SecretStore } from '../stores/index.js';
-import { isSecretbindError, SecretbindError } from '../shared/index.js';
+import { isSecretbindError, SecretbindError } from '../core/index.js';
 import { parseStoreRef, REF_SUFFIX } from '../stores/index.js';
 
 /** How long a store's `<field>_ref` values are used before they are read again (credential rotation). */

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { SecretbindError } from '../shared/index.js';
-import type { SecretEvent } from '../shared/index.js';
+import { SecretbindError } from '../core/index.js';
+import type { SecretEvent } from '../core/index.js';
 
 /**
  * The secret log as a JSON-lines file for long-running processes: one object a line (`time` plus the event), rotated

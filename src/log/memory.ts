@@ -1,5 +1,5 @@
-import { SecretbindError, type SecretbindErrorCode } from '../shared/index.js';
-import type { SecretEvent } from '../shared/index.js';
+import { SecretbindError, type SecretbindErrorCode } from '../core/index.js';
+import type { SecretEvent } from '../core/index.js';
 
 /**
  * The secret log: recent events kept in memory, bounded in total and per account, for a "Secret Log" view that

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { StoreAccess } from '../access/index.js';
 import type { LocalPasswords } from '../resolve/index.js';
-import { formatReference, parseFernetKeys, parseReference, SecretbindError, type FernetKeyInput, type SecretbindErrorCode, type SecretEventListener } from '../shared/index.js';
+import { formatReference, parseFernetKeys, parseReference, SecretbindError, type FernetKeyInput, type SecretbindErrorCode, type SecretEventListener } from '../core/index.js';
 import type { Account, BindingRepository, EntryInfo, SecretProvider, SecretStore } from '../stores/index.js';
 import type { JournalRecord, MigrationJournal, MigrationStep } from './journal.js';
 

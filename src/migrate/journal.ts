@@ -1,6 +1,6 @@
 import { open, readFile } from 'node:fs/promises';
 import type { MaybePromise } from '../stores/index.js';
-import type { SecretbindErrorCode } from '../shared/index.js';
+import type { SecretbindErrorCode } from '../core/index.js';
 
 /** The steps of one account's migration, in order. */
 export type MigrationStep = 'begin' | 'written' | 'verified' | 'bound' | 'cleared' | 'done' | 'failed' | 'rolled-back';

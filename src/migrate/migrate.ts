@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { listEntries, StoreAccess } from '../access/index.js';
 import { LocalPasswords } from '../resolve/index.js';
-import { isSecretbindError, SecretbindError } from '../shared/index.js';
+import { isSecretbindError, SecretbindError } from '../core/index.js';
 import type { Account, EntryInfo } from '../stores/index.js';
 import { MIGRATION_PLACEHOLDERS, parseTemplate, type NameTemplate } from '../sync/index.js';
 import { isUnfinished, journalKey, targetStore, type MigrateOptions, type MigrationContext, type MigrationItem } from './common.js';

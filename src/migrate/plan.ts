@@ -1,4 +1,4 @@
-import { formatReference, isSecretbindError, parseReference, SecretbindError } from '../shared/index.js';
+import { formatReference, isSecretbindError, parseReference, SecretbindError } from '../core/index.js';
 import { DEFAULT_OWNER, type Account, type EntryInfo } from '../stores/index.js';
 import { renderedReference, type NameTemplate } from '../sync/index.js';
 import { after, entryBase, findListed, isUnfinished, sameEntry, type MigrationContext, type MigrationItem, type Work } from './common.js';

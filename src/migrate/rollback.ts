@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { valueOf } from '../access/index.js';
-import { encryptLocalPassword, isSecretbindError, parseReference, SecretbindError } from '../shared/index.js';
+import { encryptLocalPassword, isSecretbindError, parseReference, SecretbindError } from '../core/index.js';
 import { entryBase, type MigrationContext, type MigrationItem, type Work } from './common.js';
 import type { JournalRecord } from './journal.js';
 

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { valueOf, writeEntry } from '../access/index.js';
-import { isSecretbindError, parseReference, SecretbindError } from '../shared/index.js';
+import { isSecretbindError, parseReference, SecretbindError } from '../core/index.js';
 import { DEFAULT_OWNER } from '../stores/index.js';
 import { after, type MigrationContext, type Work } from './common.js';
 import type { JournalRecord, MigrationStep } from './journal.js';

@@ -1,8 +1,8 @@
 import { asProviderError, valueOf } from '../access/index.js';
-import { forEachLimit } from '../shared/index.js';
-import { SecretbindError } from '../shared/index.js';
-import { emitTo } from '../shared/index.js';
-import type { EntryReference } from '../shared/index.js';
+import { forEachLimit } from '../core/index.js';
+import { SecretbindError } from '../core/index.js';
+import { emitTo } from '../core/index.js';
+import type { EntryReference } from '../core/index.js';
 import type { Account, ProviderSettled, SecretProvider, SecretStore } from '../stores/index.js';
 import { asResolutionError, event, fallsBack, planAccount, type Plan, type Resolution } from './lookup.js';
 

@@ -1,5 +1,5 @@
 import { asProviderError, entryPointOf } from '../access/index.js';
-import { SecretbindError, type SecretbindErrorCode } from '../shared/index.js';
+import { SecretbindError, type SecretbindErrorCode } from '../core/index.js';
 import type { Account, AccountBinding, SecretStore, StoreCheckDetails } from '../stores/index.js';
 import { resolveBulk } from './bulk.js';
 import { asResolutionError, type Resolution } from './lookup.js';

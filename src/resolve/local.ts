@@ -1,5 +1,5 @@
-import { SecretbindError } from '../shared/index.js';
-import { decryptTextWithKeys, parseFernetKeys, type FernetKeyInput } from '../shared/index.js';
+import { SecretbindError } from '../core/index.js';
+import { decryptTextWithKeys, parseFernetKeys, type FernetKeyInput } from '../core/index.js';
 import type { Account } from '../stores/index.js';
 
 /** Accounts' local passwords: Fernet tokens, decrypted with the configured keys (newest first). @internal */

@@ -1,6 +1,6 @@
 import { isPromise, type ReadyRead, type StoreAccess } from '../access/index.js';
-import { isSecretbindError, safeCause, SecretbindError } from '../shared/index.js';
-import { emitTo, type ResolutionEvent } from '../shared/index.js';
+import { isSecretbindError, safeCause, SecretbindError } from '../core/index.js';
+import { emitTo, type ResolutionEvent } from '../core/index.js';
 import type { Account, AccountBinding, SecretStore } from '../stores/index.js';
 import type { LocalPasswords } from './local.js';
 import type { StaleCache } from './stale.js';

@@ -1,7 +1,7 @@
 import { listEntries, removeEntry, StoreAccess, writeEntry } from '../access/index.js';
-import { SecretbindError } from '../shared/index.js';
-import type { SecretEventListener } from '../shared/index.js';
-import type { FernetKeyInput } from '../shared/index.js';
+import { SecretbindError } from '../core/index.js';
+import type { SecretEventListener } from '../core/index.js';
+import type { FernetKeyInput } from '../core/index.js';
 import type { Account, BindingRepository, EntryInfo, EntryValue, ListOptions, RemoveOptions, SecretProvider, WriteOptions, WriteResult } from '../stores/index.js';
 import { resolveBulk, type BulkOptions, type BulkResult } from './bulk.js';
 import { checkBindings, explainAccount, type CheckOptions, type CheckReport, type Explanation } from './inspect.js';

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { SecretbindError, type SecretbindError as ErrorType } from '../shared/index.js';
+import { SecretbindError, type SecretbindError as ErrorType } from '../core/index.js';
 
 /** `staleIfError`: how long a store entry's last good value may answer for a store that is failing. */
 export interface StaleIfErrorOptions {

@@ -1,6 +1,6 @@
 import type { SecretStore } from './records.js';
-import { abortableDelay } from '../shared/index.js';
-import { SecretbindError } from '../shared/index.js';
+import { abortableDelay } from '../core/index.js';
+import { SecretbindError } from '../core/index.js';
 
 /**
  * One rate budget per store, shared by everything in the process that calls it: resolver lookups, bulk reads, sync

@@ -1,7 +1,7 @@
 import type { SecretStore } from './records.js';
-import { isSecretbindError, safeCause, SecretbindError } from '../shared/index.js';
-import type { EntryReference } from '../shared/index.js';
-import { forEachLimit } from '../shared/index.js';
+import { isSecretbindError, safeCause, SecretbindError } from '../core/index.js';
+import type { EntryReference } from '../core/index.js';
+import { forEachLimit } from '../core/index.js';
 
 /** What a provider may report through the resolver's event hook; the resolver adds store and account. */
 export interface ProviderNotice {

@@ -2,8 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, link, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { abortableDelay, untilAborted } from '../shared/index.js';
-import { SecretbindError } from '../shared/index.js';
+import { abortableDelay, untilAborted } from '../core/index.js';
+import { SecretbindError } from '../core/index.js';
 
 export interface AtomicWriteOptions {
   /** The new file's mode when it does not exist yet. An existing file keeps its own. Default: 0o600. */

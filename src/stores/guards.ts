@@ -1,4 +1,4 @@
-import { SecretbindError } from '../shared/index.js';
+import { SecretbindError } from '../core/index.js';
 
 /** What a provider knows of an entry before it writes or removes it. */
 export interface ExistingEntry {

@@ -1,4 +1,4 @@
-import { SecretbindError } from '../shared/index.js';
+import { SecretbindError } from '../core/index.js';
 import type { EntryValue } from './contract.js';
 
 /**

@@ -1,4 +1,4 @@
-import { SecretbindError } from '../shared/index.js';
+import { SecretbindError } from '../core/index.js';
 
 /**
  * Loads a provider's optional peer library once, lazily. `injected` (a provider's `lib` option) wins; otherwise

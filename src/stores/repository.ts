@@ -1,5 +1,5 @@
-import { SecretbindError } from '../shared/index.js';
-import { parseReference } from '../shared/index.js';
+import { SecretbindError } from '../core/index.js';
+import { parseReference } from '../core/index.js';
 import { validateStoreFields } from './fields.js';
 import type { Account, AccountBinding, BindingConfig, BindingRepository, SecretStore } from './records.js';
 

@@ -1,5 +1,5 @@
 import { removeEntry, writeEntry, type StoreAccess } from '../access/index.js';
-import { abortableDelay, isSecretbindError, type SecretbindErrorCode } from '../shared/index.js';
+import { abortableDelay, isSecretbindError, type SecretbindErrorCode } from '../core/index.js';
 import type { EntryInfo } from '../stores/index.js';
 import type { CheckedDefinition } from './definitions.js';
 import type { StateKeys } from './ownership.js';

@@ -1,7 +1,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { SyncEvent } from '../shared/index.js';
-import { SecretbindError } from '../shared/index.js';
+import type { SyncEvent } from '../core/index.js';
+import { SecretbindError } from '../core/index.js';
 import type { SyncItem } from './plan.js';
 
 /**

@@ -1,5 +1,5 @@
 import { StoreAccess } from '../access/index.js';
-import { SecretbindError, type SecretEventListener } from '../shared/index.js';
+import { SecretbindError, type SecretEventListener } from '../core/index.js';
 import { DEFAULT_OWNER, type BindingRepository, type SecretProvider } from '../stores/index.js';
 import { carryOut, retrier, type ApplyContext } from './apply.js';
 import { SyncLoop, type SyncLoopOptions, type SyncLoopState } from './daemon.js';

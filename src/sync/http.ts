@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SecretbindError } from '../shared/index.js';
+import { SecretbindError } from '../core/index.js';
 import type { SyncEngine } from './engine.js';
 import type { SyncMetrics } from './metrics.js';
 import type { AssociationRecord as Association } from './state.js';

@@ -1,4 +1,4 @@
-import type { SecretEvent } from '../shared/index.js';
+import type { SecretEvent } from '../core/index.js';
 import { peerLoader } from '../stores/index.js';
 import type { PassReport } from './daemon.js';
 

@@ -1,6 +1,6 @@
 /** Whose a destination entry is (owner marks), and the key the state's HMACs are made with. */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { SecretbindError } from '../shared/index.js';
+import { SecretbindError } from '../core/index.js';
 import type { EntryInfo, EntryValue } from '../stores/index.js';
 
 /** The HMAC key of values, from the operator's key (or a random one), and an id that tells which key made an HMAC. */

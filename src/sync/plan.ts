@@ -1,4 +1,4 @@
-import { isSecretbindError, SecretbindError, type SecretbindErrorCode } from '../shared/index.js';
+import { isSecretbindError, SecretbindError, type SecretbindErrorCode } from '../core/index.js';
 import type { EntryInfo, EntryValue } from '../stores/index.js';
 import type { CheckedDefinition } from './definitions.js';
 import { standing, type Marks } from './ownership.js';

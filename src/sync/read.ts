@@ -1,5 +1,5 @@
 import { listEntries, type StoreAccess } from '../access/index.js';
-import { isSecretbindError, parseReference, referencePath, SecretbindError, type EntryReference, type SecretbindErrorCode } from '../shared/index.js';
+import { isSecretbindError, parseReference, referencePath, SecretbindError, type EntryReference, type SecretbindErrorCode } from '../core/index.js';
 import type { EntryInfo, EntrySettled, EntryValue, SecretProvider, SecretStore } from '../stores/index.js';
 import type { CheckedDefinition } from './definitions.js';
 import { hmacOf, type Marks, type StateKeys } from './ownership.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { MaybePromise } from '../stores/index.js';
-import type { SecretbindErrorCode } from '../shared/index.js';
+import type { SecretbindErrorCode } from '../core/index.js';
 import { writeFileAtomic } from '../stores/index.js';
 
 /** Vault secrets sync's association statuses. */

@@ -1,8 +1,8 @@
-import { SecretbindError, isSecretbindError } from '../shared/index.js';
+import { SecretbindError, isSecretbindError } from '../core/index.js';
 import type { SecretStore } from '../stores/index.js';
 import type { ResolveContext, SecretProvider } from '../stores/index.js';
 import { DEFAULT_OWNER } from '../stores/index.js';
-import { parseReference } from '../shared/index.js';
+import { parseReference } from '../core/index.js';
 import { MemorySyncState, type AssociationRecord, type SyncStateRepository } from './state.js';
 
 export interface StoreSyncStateOptions {

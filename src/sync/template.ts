@@ -1,5 +1,5 @@
-import { SecretbindError } from '../shared/index.js';
-import { formatReference } from '../shared/index.js';
+import { SecretbindError } from '../core/index.js';
+import { formatReference } from '../core/index.js';
 
 /**
  * Name templates for sync destinations: the subset of Go templates Vault secrets sync uses. Text with
